@@ -1,0 +1,216 @@
+"""Command line: each command builds Settings, calls one library function and prints a summary."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import ProvenanceError
+from .settings import (
+    DEFAULT_BATCH_TOKENS,
+    DEFAULT_BEAMS,
+    DEFAULT_MODEL,
+    DEFAULT_OUT_DIR,
+    DEFAULT_TOP_K,
+    STORE_NAME,
+    Settings,
+)
+
+log = logging.getLogger("provenance")
+
+EXIT_OK, EXIT_ITEM_FAILED, EXIT_USAGE = 0, 1, 2
+REPORT_FORMATS = ("json", "csv", "html")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="provenance",
+        description="Tell whether French news articles are machine-translated republications of English sources.",
+    )
+    parser.add_argument("--version", action="version", version=f"provenance {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check", help="judge French articles against English sources")
+    check.add_argument("articles", nargs="+", type=Path, help="French articles: files or folders (.txt .html .jsonl .csv)")
+    check.add_argument("--sources", nargs="+", type=Path, default=[], help="English candidate sources: files or folders")
+    check.add_argument("--model", default=DEFAULT_MODEL, help=f"fr->en MarianMT hub id or local folder (default {DEFAULT_MODEL})")
+    check.add_argument("--translations", type=Path, help='precomputed English, JSONL lines {"id": ..., "text": ...}; no model is run')
+    check.add_argument("--beams", type=int, default=DEFAULT_BEAMS, help=f"beam size, 1 = greedy (default {DEFAULT_BEAMS})")
+    check.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="source tokens per translation batch")
+    check.add_argument("--device", choices=("cpu", "cuda"), help="default: CUDA when available")
+    check.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help=f"candidate sources scored per article (default {DEFAULT_TOP_K})")
+    check.add_argument("--thresholds", type=Path, help="verdict thresholds file (default: the calibrated one shipped)")
+    check.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help=f"report folder (default {DEFAULT_OUT_DIR})")
+    check.add_argument("--db", type=Path, help=f"SQLite store: cache and resumable runs (default OUT/{STORE_NAME})")
+    check.add_argument("--format", default="json,csv,html", help="report formats to write, comma-separated")
+    check.add_argument("--strict", action="store_true", help="exit 1 when any article failed")
+    _add_output_options(check)
+
+    report = commands.add_parser("report", help="rewrite a run's report from its store, recomputing nothing")
+    report.add_argument("run_dir", type=Path, help="the --out folder of a run (or its SQLite file)")
+    report.add_argument("--format", default="json,csv,html", help="formats to write, comma-separated")
+    report.add_argument("--run", help="run id (default: the latest finished run in the store)")
+    _add_output_options(report)
+    return parser
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    formats = tuple(f.strip() for f in text.split(",") if f.strip())
+    unknown = [f for f in formats if f not in REPORT_FORMATS]
+    if unknown or not formats:
+        raise ProvenanceError(f"unknown report format {', '.join(unknown) or text!r}; use {', '.join(REPORT_FORMATS)}")
+    return formats
+
+
+def _validate_check(args) -> None:
+    missing = [str(p) for p in [*args.articles, *args.sources] if not p.exists()]
+    if missing:
+        raise ProvenanceError(f"no such file or folder: {', '.join(missing)}")
+    if args.translations is not None and not args.translations.is_file():
+        raise ProvenanceError(f"--translations {args.translations}: no such file")
+    if args.beams < 1 or args.top_k < 1 or args.batch_tokens < 1:
+        raise ProvenanceError("--beams, --top-k and --batch-tokens must be positive")
+
+
+def settings_from_args(args) -> Settings:
+    return Settings(
+        articles=tuple(args.articles),
+        sources=tuple(args.sources),
+        out_dir=args.out,
+        db_path=args.db,
+        model=args.model,
+        translations=args.translations,
+        beams=args.beams,
+        batch_tokens=args.batch_tokens,
+        device=args.device,
+        top_k=args.top_k,
+        thresholds=args.thresholds,
+    )
+
+
+def cmd_check(args) -> int:
+    from .pipeline import run
+    from .report import write_reports
+
+    _validate_check(args)
+    formats = _formats(args.format)
+    settings = settings_from_args(args)
+    report = run(settings, progress=None if args.quiet else _progress_bar())
+    paths = write_reports(report, settings.out_dir, formats)
+    if not args.quiet:
+        print(render_summary(report))
+        print("\n".join(f"wrote {p}" for p in paths))
+    failed = report["summary"].get("error", 0)
+    return EXIT_ITEM_FAILED if args.strict and failed else EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from .report import write_reports
+    from .store import Store
+
+    store_path = args.run_dir if args.run_dir.is_file() else args.run_dir / STORE_NAME
+    if not store_path.is_file():
+        raise ProvenanceError(f"no store at {store_path}: pass the --out folder of a run or its {STORE_NAME}")
+    with Store(store_path) as store:
+        report = store.run_report(args.run)
+    if report is None:
+        raise ProvenanceError(f"no finished run {args.run or ''} in {store_path}".replace("  ", " "))
+    out_dir = args.run_dir if args.run_dir.is_dir() else args.run_dir.parent
+    for path in write_reports(report, out_dir, _formats(args.format)):
+        if not args.quiet:
+            print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _progress_bar():
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="article", desc="articles", file=sys.stderr, leave=False)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def render_summary(report: dict) -> str:
+    """A plain-text table: one line per article, then the counts."""
+    header = ("article", "verdict", "best source", "BLEU", "chrF", "cover", "signals / error")
+    rows = []
+    for entry in report["articles"]:
+        best = entry.get("best_source") or {}
+        detail = "; ".join(entry.get("signals") or [])
+        if entry["status"] == "error":
+            error = entry["errors"][0]
+            detail = f"{error['code']}: {error['message']}"
+        rows.append(
+            (
+                _clip(entry["id"], 28),
+                entry["verdict"],
+                _clip(best.get("id", "-"), 28),
+                _number(best.get("bleu")),
+                _number(best.get("chrf")),
+                _number(best.get("coverage"), percent=True),
+                _clip(detail, 60),
+            )
+        )
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    summary = report["summary"]
+    counts = ", ".join(
+        f"{summary.get(k, 0)} {k}" for k in ("mt_republication", "translation", "unrelated", "error")
+    )
+    lines.append("")
+    lines.append(f"{summary['articles']} articles: {counts}; {summary['sources']} sources")
+    return "\n".join(lines)
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _number(value, percent: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:.0f}%" if percent else f"{value:.1f}"
+
+
+COMMANDS = {"check": cmd_check, "report": cmd_report}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return COMMANDS[args.command](args)
+    except ProvenanceError as exc:
+        print(f"provenance: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("provenance: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,430 @@
+"""`run(settings)`: documents -> segment -> translate -> retrieve -> score/align -> verdict -> report.
+
+Articles go through in steps of `settings.articles_per_step`; each finished step is committed to the
+store, so a rerun of the same command skips what is done. A bad item becomes an error entry in the
+report and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__
+from .align import Alignment, align_sentences, measure_coverage
+from .documents import Article, load_articles
+from .errors import ItemError, ProvenanceError, UsageError
+from .report import SCHEMA_VERSION
+from .retrieve import Candidate, SourceIndex, cluster_copies
+from .score import PairScore, metric_signatures, score_pair
+from .segment import rejoin, segment_text, split_sentences
+from .settings import Settings
+from .store import Store
+from .translate import Translator, load_translations, translate_cached
+from .verdict import Thresholds, Verdict, decide
+
+log = logging.getLogger(__name__)
+
+EVIDENCE_PAIRS = 5  # top aligned sentence pairs quoted in the report as evidence
+DOC_SCORE_SHORTLIST = 3  # candidates (by doc chrF) that also get a sentence alignment
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSource:
+    article: Article
+    sentences: tuple[str, ...]
+
+
+Progress = Callable[[int], None]
+
+
+def run(settings: Settings, store: Store | None = None, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Run the whole pipeline and return the report dict (the report.json contract)."""
+    own_store = store is None
+    store = store or Store(settings.store_path)
+    try:
+        return _run(settings, store, progress)
+    finally:
+        if own_store:
+            store.close()
+
+
+def _run(settings: Settings, store: Store, progress) -> dict:
+    if not settings.articles:
+        raise UsageError("no articles given")
+    thresholds = Thresholds.load(settings.thresholds)
+    sources, source_errors = _load_sources(settings.sources)
+    index = SourceIndex.build([s.article for s in sources.values()])
+
+    loaded = list(load_articles(settings.articles, lang="fr"))
+    articles = [item for item in loaded if isinstance(item, Article)]
+
+    run_id = make_run_id(settings, thresholds)
+    resumed = store.open_run(run_id, _settings_record(settings, thresholds))
+    done = store.finished_items(run_id)
+    if resumed:
+        log.info("resuming run %s: %d of %d items already done", run_id, len(done), len(loaded))
+
+    # Load errors are items too: they keep their place in the report.
+    store.save_items(
+        run_id,
+        [
+            (item.item_id, position, "error", _error_entry(item))
+            for position, item in enumerate(loaded)
+            if isinstance(item, ItemError) and item.item_id not in done
+        ],
+    )
+    pending = [(pos, item) for pos, item in enumerate(loaded) if isinstance(item, Article) and item.id not in done]
+
+    english = _EnglishSide(settings, store)
+    step = max(1, settings.articles_per_step)
+    finished_count = len(loaded) - len(pending)
+    if progress:
+        progress(finished_count, len(loaded))
+    for start in range(0, len(pending), step):
+        batch = pending[start : start + step]
+        entries = _process_step(batch, english, index, sources, thresholds, settings)
+        store.save_items(run_id, entries)
+        finished_count += len(batch)
+        if progress:
+            progress(finished_count, len(loaded))
+
+    report = _assemble_report(run_id, settings, thresholds, store, articles, sources, source_errors)
+    store.finish_run(run_id, report)
+    return report
+
+
+def make_run_id(settings: Settings, thresholds: Thresholds) -> str:
+    """Same inputs and options -> same id, so rerunning a command resumes it."""
+    record = _settings_record(settings, thresholds)
+    digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+    return digest[:12]
+
+
+def _settings_record(settings: Settings, thresholds: Thresholds) -> dict:
+    return {
+        "articles": [str(Path(p).resolve()) for p in settings.articles],
+        "sources": [str(Path(p).resolve()) for p in settings.sources],
+        "model": None if settings.translations else settings.model,
+        "translations": str(Path(settings.translations).resolve()) if settings.translations else None,
+        "translations_digest": _file_digest(settings.translations) if settings.translations else None,
+        "beams": settings.beams,
+        "top_k": settings.top_k,
+        "thresholds": thresholds.version,
+        "tool": __version__,
+    }
+
+
+def _file_digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()[:16]
+
+
+def _load_sources(paths: Sequence[Path]) -> tuple[dict[str, LoadedSource], list[ItemError]]:
+    sources: dict[str, LoadedSource] = {}
+    errors: list[ItemError] = []
+    for item in load_articles(paths, lang="en"):
+        if isinstance(item, ItemError):
+            errors.append(item)
+            continue
+        sources[item.id] = LoadedSource(item, tuple(split_sentences(item.full_text, "en")))
+    return sources, errors
+
+
+class _EnglishSide:
+    """Back-translations: from the model (cached in the store) or from a --translations file."""
+
+    def __init__(self, settings: Settings, store: Store):
+        self.settings = settings
+        self.store = store
+        self.given: dict[str, str] | None = None
+        self.given_errors: list[ItemError] = []
+        self._translator: Translator | None = None
+        if settings.translations:
+            self.given, self.given_errors = load_translations(settings.translations)
+            for error in self.given_errors:
+                log.warning("%s: %s", error.item_id, error.message)
+
+    @property
+    def model_id(self) -> str:
+        return f"file:{self.settings.translations}" if self.given is not None else self.settings.model
+
+    def translator(self) -> Translator:
+        if self._translator is None:
+            self._translator = Translator.load(
+                self.settings.model,
+                device=self.settings.device,
+                beams=self.settings.beams,
+                batch_tokens=self.settings.batch_tokens,
+            )
+        return self._translator
+
+    def back_translate(self, articles: Sequence[Article]) -> dict[str, tuple[list[str], list[str]] | ItemError]:
+        """article id -> (French sentences, English sentences), or the item's error."""
+        if self.given is not None:
+            return {a.id: self._from_file(a) for a in articles}
+        return self._from_model(articles)
+
+    def _from_file(self, article: Article) -> tuple[list[str], list[str]] | ItemError:
+        english = self.given.get(article.id)
+        if english is None:
+            return ItemError(
+                article.id, "translate", "missing_translation",
+                f"no line with id {article.id!r} in {self.settings.translations}", article.origin,
+            )
+        return split_sentences(article.full_text, "fr"), split_sentences(english, "en")
+
+    def _from_model(self, articles: Sequence[Article]):
+        translator = self.translator()
+        results: dict[str, tuple[list[str], list[str]] | ItemError] = {}
+        segmented = {}
+        for article in articles:
+            try:
+                segmented[article.id] = segment_text(
+                    article.id, article.full_text, "fr", translator.count_tokens, translator.max_input_tokens
+                )
+            except ProvenanceError as exc:
+                results[article.id] = ItemError.from_exception(article.id, "segment", exc, article.origin)
+        texts = [seg.text for segs in segmented.values() for seg in segs]
+        translated = iter(translate_cached(texts, translator, self.store))
+        for article_id, segments in segmented.items():
+            outputs = [next(translated)[0] for _ in segments]
+            french = rejoin(segments, [s.text for s in segments])
+            results[article_id] = (french, rejoin(segments, outputs))
+        return results
+
+
+def _process_step(batch, english: _EnglishSide, index: SourceIndex, sources, thresholds, settings) -> list:
+    articles = [article for _, article in batch]
+    try:
+        sides = english.back_translate(articles)
+    except ProvenanceError:
+        raise  # a model that cannot load is a run-level error, not an item's
+    entries = []
+    for position, article in batch:
+        side = sides[article.id]
+        if isinstance(side, ItemError):
+            entries.append((article.id, position, "error", _error_entry(side, article)))
+            continue
+        try:
+            entry = _judge(article, side[0], side[1], index, sources, thresholds, settings.top_k)
+            entries.append((article.id, position, "ok", entry))
+        except ProvenanceError as exc:
+            error = ItemError.from_exception(article.id, "score", exc, article.origin)
+            entries.append((article.id, position, "error", _error_entry(error, article)))
+        except Exception as exc:  # one article's bug must not sink a night's batch
+            if settings.strict:
+                raise
+            log.exception("internal error on article %s", article.id)
+            error = ItemError.from_exception(article.id, "score", exc, article.origin)
+            entries.append((article.id, position, "error", _error_entry(error, article)))
+    return entries
+
+
+def _judge(article: Article, french: list[str], back: list[str], index: SourceIndex, sources, thresholds, top_k):
+    candidates = index.query(article.id, " ".join(back), top_k)
+    scored = _score_candidates(article.id, back, candidates, sources)
+    best = scored[0] if scored else None
+    coverage = best.coverage if best else None
+    verdict = decide(article.id, best.score if best else None, coverage, article.signals, thresholds)
+    return _article_entry(article, french, back, candidates, scored, verdict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    candidate: Candidate
+    score: PairScore
+    alignments: tuple[Alignment, ...] | None
+    coverage: object | None
+
+
+def _score_candidates(article_id: str, back: list[str], candidates: Sequence[Candidate], sources) -> list[_Scored]:
+    """Doc-level scores for every candidate; alignment for the best few by chrF, best first."""
+    if not back:
+        return []
+    quick = []
+    for cand in candidates:
+        ref = sources[cand.source_id].sentences
+        quick.append((cand, score_pair(article_id, cand.source_id, back, ref, alignments=())))
+    quick.sort(key=lambda item: (-item[1].chrf, item[0].rank))
+    scored = []
+    for position, (cand, pair) in enumerate(quick):
+        if position < DOC_SCORE_SHORTLIST:
+            ref = sources[cand.source_id].sentences
+            links = align_sentences(back, ref)
+            pair = score_pair(article_id, cand.source_id, back, ref, alignments=links)
+            scored.append(_Scored(cand, pair, tuple(links), measure_coverage(links, back, ref)))
+        else:
+            scored.append(_Scored(cand, pair, None, None))
+    scored.sort(key=lambda s: (-_rank_key(s), s.candidate.rank))
+    return scored
+
+
+def _rank_key(scored: _Scored) -> float:
+    # Doc chrF decides; a shortlisted candidate's coverage breaks near-ties (partial copies).
+    coverage = scored.coverage.article if scored.coverage is not None else 0.0
+    return scored.score.chrf + 5.0 * coverage
+
+
+def _article_entry(article: Article, french, back, candidates, scored: list[_Scored], verdict: Verdict) -> dict:
+    best = scored[0] if scored and verdict.source_id else None
+    entry = _base_entry(article)
+    entry.update(
+        status="ok",
+        verdict=verdict.label.value,
+        confidence=round(verdict.confidence, 4),
+        reasons=list(verdict.reasons),
+        best_source=_best_source_entry(best) if best else None,
+        candidates=[
+            {
+                "id": s.candidate.source_id,
+                "rank": s.candidate.rank,
+                "similarity": round(s.candidate.similarity, 4),
+                "bleu": round(s.score.bleu, 2),
+                "chrf": round(s.score.chrf, 2),
+                "ter": round(s.score.ter, 2),
+            }
+            for s in sorted(scored, key=lambda s: s.candidate.rank)
+        ],
+        sentences={"french": list(french), "back_translation": list(back)},
+        alignment=[
+            {"french": list(link.src), "source": list(link.tgt), "chrf": round(link.chrf, 2), "kind": link.kind}
+            for link in (best.alignments or ())
+        ]
+        if best
+        else [],
+    )
+    entry["evidence"] = _evidence(entry, best)
+    return entry
+
+
+def _best_source_entry(best: _Scored) -> dict:
+    return {
+        "id": best.candidate.source_id,
+        "bleu": round(best.score.bleu, 2),
+        "chrf": round(best.score.chrf, 2),
+        "ter": round(best.score.ter, 2),
+        "coverage": round(best.coverage.article, 4) if best.coverage else None,
+        "source_coverage": round(best.coverage.source, 4) if best.coverage else None,
+    }
+
+
+def _evidence(entry: dict, best: _Scored | None) -> list[dict]:
+    if best is None:
+        return []
+    links = sorted(best.alignments or (), key=lambda link: -link.chrf)[:EVIDENCE_PAIRS]
+    french, back = entry["sentences"]["french"], entry["sentences"]["back_translation"]
+    return [
+        {
+            "french": " ".join(french[i] for i in link.src if i < len(french)),
+            "back_translation": " ".join(back[i] for i in link.src),
+            "source_index": list(link.tgt),
+            "chrf": round(link.chrf, 2),
+        }
+        for link in links
+    ]
+
+
+def _base_entry(article: Article | None, item_id: str = "") -> dict:
+    return {
+        "id": article.id if article else item_id,
+        "origin": article.origin if article else "",
+        "title": article.title if article else "",
+        "url": article.url if article else "",
+        "date": article.date if article else "",
+        "digest": article.digest if article else "",
+        "status": "ok",
+        "verdict": None,
+        "confidence": None,
+        "reasons": [],
+        "best_source": None,
+        "candidates": [],
+        "signals": list(article.signals) if article else [],
+        "cluster": None,
+        "sentences": {"french": [], "back_translation": []},
+        "alignment": [],
+        "evidence": [],
+        "removed": list(article.removed) if article else [],
+        "errors": [],
+    }
+
+
+def _error_entry(error: ItemError, article: Article | None = None) -> dict:
+    entry = _base_entry(article, error.item_id)
+    entry["origin"] = entry["origin"] or error.origin
+    entry.update(
+        status="error",
+        verdict="error",
+        errors=[{"stage": error.stage, "code": error.code, "message": error.message}],
+    )
+    return entry
+
+
+def _assemble_report(run_id, settings, thresholds, store, articles, sources, source_errors) -> dict:
+    entries = list(store.iter_items(run_id))
+    clusters = {member: cluster for cluster in cluster_copies(articles) for member in cluster.members}
+    best_ids = set()
+    for entry in entries:
+        cluster = clusters.get(entry["id"])
+        if cluster is not None:
+            entry["cluster"] = {"id": cluster.id, "earliest": cluster.earliest, "members": list(cluster.members)}
+        if entry.get("best_source"):
+            source_id = entry["best_source"]["id"]
+            best_ids.add(source_id)
+            source = sources.get(source_id)
+            entry["best_source"]["title"] = source.article.title if source else ""
+            for item in entry["evidence"]:
+                item["source"] = " ".join(
+                    source.sentences[j] for j in item.pop("source_index", []) if source and j < len(source.sentences)
+                )
+    counts = {label: 0 for label in ("mt_republication", "translation", "unrelated", "error")}
+    for entry in entries:
+        counts[entry["verdict"]] = counts.get(entry["verdict"], 0) + 1
+    created = datetime.fromtimestamp(store.run_created(run_id), timezone.utc).isoformat(timespec="seconds")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "provenance", "version": __version__},
+        "run": {
+            "id": run_id,
+            "created": created,
+            "model": None if settings.translations else settings.model,
+            "translations": str(settings.translations) if settings.translations else None,
+            "beams": settings.beams,
+            "top_k": settings.top_k,
+            "thresholds": thresholds.describe(),
+            "signatures": metric_signatures(),
+        },
+        "summary": {"articles": len(entries), **counts, "sources": len(sources), "source_errors": len(source_errors)},
+        "articles": entries,
+        "sources": {
+            source_id: {
+                "title": sources[source_id].article.title,
+                "origin": sources[source_id].article.origin,
+                "url": sources[source_id].article.url,
+                "date": sources[source_id].article.date,
+                "sentences": list(sources[source_id].sentences),
+            }
+            for source_id in sorted(best_ids)
+            if source_id in sources
+        },
+        "source_errors": [
+            {"item_id": e.item_id, "stage": e.stage, "code": e.code, "message": e.message, "origin": e.origin}
+            for e in source_errors
+        ],
+    }
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+_ = time  # kept for callers timing steps via logging
