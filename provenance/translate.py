@@ -1,0 +1,434 @@
+"""Back-translation French -> English with a MarianMT model, batched by tokens and cached in the store.
+
+`Translator` wraps one Marian model and its tokenizer. `translate` sorts inputs by token length, fills
+batches under a token budget, decodes greedily by default and halves the budget on CUDA out-of-memory.
+Each input stops after its own length cap, so a translation does not depend on its batch neighbours:
+that is what makes caching by source text sound.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import DuplicateId, ItemError, MalformedRecord, ModelUnavailable, TooLarge, UsageError
+from .settings import DEFAULT_BATCH_TOKENS, DEFAULT_BEAMS, DEFAULT_MODEL, MAX_INPUT_TOKENS
+
+if TYPE_CHECKING:
+    from .store import Store
+
+log = logging.getLogger(__name__)
+
+# Output cap per input: English back-translations of French are shorter than the French, so twice the
+# input plus a little slack is never reached by a sane model; it stops degenerate repetition loops early.
+OUTPUT_LENGTH_RATIO = 2
+OUTPUT_LENGTH_SLACK = 10
+
+# Files that make up a model folder; the hint names them so a user knows what to copy.
+MODEL_FOLDER_FILES = "config.json, model weights (model.safetensors or pytorch_model.bin), source.spm, target.spm, vocab.json"
+_REQUIRED_FILES = ("config.json", "source.spm", "target.spm", "vocab.json")
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+# Files whose change changes the translations: hashed by content when small, else by name/size/mtime.
+_IDENTITY_SUFFIXES = (".json", ".spm", ".safetensors", ".bin")
+_HASHED_CONTENT_LIMIT = 64 * 1024
+_TRUE_FLAGS = {"1", "ON", "YES", "TRUE"}
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """The English back-translation of one French segment."""
+
+    article_id: str
+    index: int  # position of the segment in its article
+    source: str
+    text: str
+    model_id: str
+    cached: bool
+
+
+class Translator:
+    """A Marian model and its tokenizer on one device, with batching, length caps and OOM backoff."""
+
+    def __init__(self, model: Any, tokenizer: Any, *, model_id: str, model_key: str, device: str,
+                 beams: int = DEFAULT_BEAMS, batch_tokens: int = DEFAULT_BATCH_TOKENS):
+        self._model = model
+        self._tokenizer = tokenizer
+        self.model_id = model_id
+        self.model_key = model_key
+        self.device = device
+        self.beams = beams
+        self.batch_tokens = batch_tokens  # halved for good after a CUDA out-of-memory error
+        self.max_input_tokens = min(
+            int(tokenizer.model_max_length), int(model.config.max_position_embeddings), MAX_INPUT_TOKENS
+        )
+
+    @classmethod
+    def load(cls, model: str | Path = DEFAULT_MODEL, *, device: str | None = None, beams: int = DEFAULT_BEAMS,
+             batch_tokens: int = DEFAULT_BATCH_TOKENS) -> "Translator":
+        """Load a hub id or a local folder; raises ModelUnavailable with one actionable line."""
+        model = str(model)
+        if beams < 1 or batch_tokens < 1:
+            raise UsageError(f"beams and batch_tokens must be at least 1 (got beams={beams}, batch_tokens={batch_tokens})")
+        torch = _import_torch(model)
+        device = _pick_device(torch, device)
+        dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        folder = _as_folder(model)
+        if folder is not None:
+            marian, tokenizer = _load_folder(model, folder, dtype)
+            model_id, identity = str(folder), f"{folder.name}@sha256:{_folder_fingerprint(folder)}"
+        else:
+            marian, tokenizer, commit = _load_hub(model, dtype)
+            model_id, identity = model, f"{model}@{commit}"
+        marian.to(device).eval()
+        translator = cls(marian, tokenizer, model_id=model_id, model_key=f"{identity};beams={beams}",
+                         device=device, beams=beams, batch_tokens=batch_tokens)
+        log.info("loaded %s on %s (%s), key %s", model_id, device, dtype, translator.model_key)
+        return translator
+
+    def __repr__(self) -> str:
+        return f"Translator({self.model_id!r}, device={self.device!r}, beams={self.beams}, batch_tokens={self.batch_tokens})"
+
+    def count_tokens(self, text: str) -> int:
+        """Source tokens the model sees for `text`, end-of-sentence token included."""
+        return len(self._tokenizer(text)["input_ids"])
+
+    def translate(self, texts: Sequence[str]) -> list[str]:
+        """English for each text, in order; blank texts give "" without running the model."""
+        outputs = [""] * len(texts)
+        todo = [i for i, text in enumerate(texts) if text.strip()]
+        if not todo:
+            return outputs
+        lengths = dict(zip(todo, (len(ids) for ids in self._tokenizer([texts[i] for i in todo])["input_ids"])))
+        self._check_lengths(lengths)
+        longest_first = sorted(todo, key=lambda i: -lengths[i])  # stable: equal lengths keep input order
+        pending = deque(_plan_batches(longest_first, lengths, self.batch_tokens))
+        while pending:
+            batch = pending.popleft()
+            translated = self._generate_or_none([texts[i] for i in batch], [lengths[i] for i in batch])
+            if translated is None:  # out of memory: retry these rows in smaller batches
+                self._halve_budget(len(batch), max(lengths[i] for i in batch))
+                pending.extendleft(reversed(_plan_batches(batch, lengths, self.batch_tokens)))
+                continue
+            for i, english in zip(batch, translated, strict=True):
+                outputs[i] = english
+        return outputs
+
+    def _check_lengths(self, lengths: dict[int, int]) -> None:
+        too_long = [(i, n) for i, n in lengths.items() if n > self.max_input_tokens]
+        if too_long:
+            i, n = too_long[0]
+            raise TooLarge(
+                f"text {i} has {n} tokens but {self.model_id} accepts at most {self.max_input_tokens} "
+                f"({len(too_long)} text(s) too long); split long sentences first (segment_text does), "
+                "they are never truncated"
+            )
+
+    def _generate_or_none(self, texts: list[str], lengths: list[int]) -> list[str] | None:
+        """Translations, or None when CUDA ran out of memory on a batch that can still be split."""
+        try:
+            return self._generate(texts)
+        except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
+            if not _is_out_of_memory(exc):
+                raise
+            if len(texts) == 1:
+                raise TooLarge(
+                    f"a sentence of {lengths[0]} tokens does not fit in {self.device} memory even alone; "
+                    "free GPU memory, run with --device cpu, or cut sentences shorter"
+                ) from exc
+        # Out of the except block, so the traceback's tensors are released before the cache is emptied.
+        _empty_cuda_cache()
+        return None
+
+    def _halve_budget(self, rows: int, longest: int) -> None:
+        # Half of what failed: the budget itself when the batch filled it, else the batch's padded size
+        # (halving a budget that a small batch does not reach would retry the same batch).
+        self.batch_tokens = max(1, min(self.batch_tokens, rows * longest) // 2)
+        log.warning("out of memory on %d sentences of up to %d tokens; batch budget halved to %d tokens",
+                    rows, longest, self.batch_tokens)
+
+    def _generate(self, texts: list[str]) -> list[str]:
+        """One batch through the model: the only place that runs generation (tests replace it)."""
+        import torch
+        from transformers import LogitsProcessorList
+
+        inputs = self._encode(texts)
+        limits = [min(self.max_input_tokens, OUTPUT_LENGTH_RATIO * int(n) + OUTPUT_LENGTH_SLACK)
+                  for n in inputs["attention_mask"].sum(dim=1).tolist()]
+        limiter = _row_limit_class()(limits, self._model.config.eos_token_id, self.beams, self._model.device)
+        with torch.inference_mode():
+            output = self._model.generate(
+                **inputs, num_beams=self.beams, do_sample=False, max_new_tokens=max(limits),
+                logits_processor=LogitsProcessorList([limiter]),
+            )
+        return [text.strip() for text in self._tokenizer.batch_decode(output, skip_special_tokens=True)]
+
+    def _encode(self, texts: Sequence[str]) -> dict:
+        """Padded source tensors with their attention mask, on the model's device."""
+        batch = self._tokenizer(list(texts), return_tensors="pt", padding=True)
+        return {name: tensor.to(self._model.device) for name, tensor in batch.items()}
+
+
+def translate_cached(texts: Sequence[str], translator: Translator, store: Store | None) -> list[tuple[str, bool]]:
+    """(translation, was_cached) per input: store hits reused, each distinct miss translated once and stored."""
+    distinct = list(dict.fromkeys(texts))
+    cached = store.cached_translations(translator.model_key, distinct) if store is not None else {}
+    misses = [text for text in distinct if text not in cached]
+    fresh = dict(zip(misses, translator.translate(misses))) if misses else {}
+    if store is not None and fresh:
+        store.cache_translations(translator.model_key, fresh.items())
+    log.debug("%d texts: %d distinct, %d from the cache, %d translated", len(texts), len(distinct),
+              len(distinct) - len(misses), len(misses))
+    return [(cached[text], True) if text in cached else (fresh[text], False) for text in texts]
+
+
+def load_translations(path: str | Path) -> tuple[dict[str, str], list[ItemError]]:
+    """Precomputed English from JSONL lines {"id": ..., "text": ...}; bad lines come back as ItemErrors."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read translations file {path}: {exc.strerror or exc}") from exc
+    found: dict[str, str] = {}
+    errors: list[ItemError] = []
+    for lineno, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item_id, text = _parse_translation_line(line)
+            if item_id in found:
+                raise DuplicateId(f"id {item_id!r} already given on an earlier line; the first one is kept")
+        except (MalformedRecord, DuplicateId) as exc:
+            errors.append(ItemError(f"{path.name}:{lineno}", "translations", exc.code,
+                                    f"{path.name} line {lineno}: {exc}", origin=f"{path}:{lineno}"))
+            continue
+        found[item_id] = text
+    return found, errors
+
+
+def _parse_translation_line(line: bytes) -> tuple[str, str]:
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise MalformedRecord(f"not valid UTF-8 (byte {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise MalformedRecord(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    if not isinstance(record, dict):
+        raise MalformedRecord(f"expected a JSON object with \"id\" and \"text\", got {type(record).__name__}")
+    item_id, text = record.get("id"), record.get("text")
+    if isinstance(item_id, int) and not isinstance(item_id, bool):
+        item_id = str(item_id)
+    if not isinstance(item_id, str) or not item_id.strip():
+        raise MalformedRecord("missing or empty \"id\" (a string is expected)")
+    if not isinstance(text, str):
+        raise MalformedRecord(f"\"text\" of id {item_id!r} is missing or not a string")
+    return item_id, text
+
+
+# -- batching ---------------------------------------------------------------------------------------
+
+
+def _plan_batches(order: Sequence[int], lengths: dict[int, int], budget: int) -> list[list[int]]:
+    """Consecutive runs of `order` whose padded size (longest row x rows) stays within `budget`.
+
+    A row longer than the budget still gets a batch of its own.
+    """
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in order:
+        candidate_longest = max(longest, lengths[i])
+        if current and candidate_longest * (len(current) + 1) > budget:
+            batches.append(current)
+            current, candidate_longest = [], lengths[i]
+        current.append(i)
+        longest = candidate_longest
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def _empty_cuda_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+@cache
+def _row_limit_class() -> type:
+    """A logits processor ending each row with EOS at its own length cap, defined once transformers is imported."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class RowLengthLimit(LogitsProcessor):
+        # Like max_new_tokens + forced_eos_token_id, but per input: row r of the (batch x beams) matrix
+        # belongs to input r // beams and emits at most limits[input] tokens, the last one EOS.
+        def __init__(self, limits: Sequence[int], eos_token_id: int, beams: int, device):
+            self.limits = torch.tensor(limits, device=device).repeat_interleave(beams)
+            self.eos_token_id = eos_token_id
+
+        def __call__(self, input_ids, scores):
+            generated = input_ids.shape[1]  # decoder start token + tokens emitted so far
+            at_limit = self.limits <= generated
+            if at_limit.any():
+                scores[at_limit] = -float("inf")
+                scores[at_limit, self.eos_token_id] = 0.0
+            return scores
+
+    return RowLengthLimit
+
+
+# -- loading ----------------------------------------------------------------------------------------
+
+
+def _import_torch(model: str):
+    try:
+        import torch
+        import transformers  # noqa: F401  (fail here, with the hint, rather than mid-load)
+    except ImportError as exc:
+        raise ModelUnavailable(
+            f"cannot load model {model!r}: {exc}. Install the dependencies: pip install torch transformers sentencepiece"
+        ) from exc
+    return torch
+
+
+def _pick_device(torch, device: str | None) -> str:
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device != "cpu" and not device.startswith("cuda"):
+        raise UsageError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"device {device!r} was asked for but torch sees no CUDA GPU; use --device cpu")
+    return device
+
+
+def _as_folder(model: str) -> Path | None:
+    """The model's folder when `model` names one; None for a hub id. Raises for a missing folder."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    if path.exists():
+        raise ModelUnavailable(f"cannot load model {model!r}: it is a file, not a folder holding {MODEL_FOLDER_FILES}")
+    looks_like_path = model.startswith((".", "/", "~")) or "\\" in model or model.count("/") > 1
+    if looks_like_path:
+        raise ModelUnavailable(
+            f"cannot load model {model!r}: there is no such folder. Pass a folder holding {MODEL_FOLDER_FILES}, "
+            f"or a Hugging Face hub id such as {DEFAULT_MODEL}, or supply English with --translations FILE."
+        )
+    return None
+
+
+def _load_folder(model: str, folder: Path, dtype) -> tuple[Any, Any]:
+    missing = [name for name in _REQUIRED_FILES if not (folder / name).is_file()]
+    if not any((folder / name).is_file() for name in _WEIGHT_FILES):
+        missing.append("model weights")
+    if missing:
+        raise ModelUnavailable(
+            f"cannot load model {model!r}: the folder lacks {', '.join(missing)}. "
+            f"A model folder holds {MODEL_FOLDER_FILES} (save_pretrained writes them)."
+        )
+    try:
+        return _from_pretrained(str(folder), dtype, local_files_only=True)
+    except (OSError, ValueError, RuntimeError, TypeError) as exc:
+        raise ModelUnavailable(f"cannot load model {model!r} from its folder: {_first_line(exc)}") from exc
+
+
+def _load_hub(model: str, dtype) -> tuple[Any, Any, str]:
+    """Model, tokenizer and snapshot commit for a hub id, from the local cache when offline."""
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    try:
+        commit = _cached_commit(model)
+    except HFValidationError as exc:
+        raise ModelUnavailable(
+            f"cannot load model {model!r}: it is neither an existing folder nor a valid Hugging Face hub id "
+            f"(such as {DEFAULT_MODEL})."
+        ) from exc
+    offline = _offline_mode()
+    if commit is None and offline:
+        raise ModelUnavailable(_not_cached_message(model, "offline mode is on (HF_HUB_OFFLINE)"))
+    try:
+        marian, tokenizer = _from_pretrained(model, dtype, local_files_only=offline)
+    except (OSError, ValueError, RuntimeError, TypeError) as exc:
+        if isinstance(exc.__cause__, RepositoryNotFoundError):
+            raise ModelUnavailable(
+                f"cannot load model {model!r}: the Hugging Face hub has no public model with this id. "
+                f"Check the spelling (the default is {DEFAULT_MODEL}), or pass a local folder with --model."
+            ) from exc
+        if commit is None or isinstance(exc.__cause__, LocalEntryNotFoundError):
+            reason = "offline mode is on (HF_HUB_OFFLINE)" if offline else "the hub cannot be reached"
+            raise ModelUnavailable(_not_cached_message(model, reason)) from exc
+        raise ModelUnavailable(f"cannot load model {model!r} from the Hugging Face cache: {_first_line(exc)}") from exc
+    return marian, tokenizer, _cached_commit(model) or commit or "unknown-revision"
+
+
+def _not_cached_message(model: str, reason: str) -> str:
+    return (
+        f"cannot load model {model!r}: it is not in the local Hugging Face cache and {reason}. "
+        "Download it once with network access, or pass a local folder with --model /path/to/opus-mt-fr-en "
+        f"({MODEL_FOLDER_FILES}), or supply English with --translations FILE."
+    )
+
+
+def _from_pretrained(source: str, dtype, *, local_files_only: bool) -> tuple[Any, Any]:
+    # Model first: its errors are clear, while MarianTokenizer fails with a TypeError on missing files.
+    from transformers import MarianMTModel, MarianTokenizer
+
+    marian = MarianMTModel.from_pretrained(source, dtype=dtype, local_files_only=local_files_only)
+    try:
+        tokenizer = MarianTokenizer.from_pretrained(source, local_files_only=local_files_only)
+    except TypeError as exc:  # a tokenizer file resolved to None
+        raise OSError("its tokenizer files (source.spm, target.spm, vocab.json) are missing") from exc
+    return marian, tokenizer
+
+
+def _cached_commit(repo_id: str) -> str | None:
+    """Commit of the cached snapshot of `repo_id` (its main revision), or None when not cached."""
+    from huggingface_hub import try_to_load_from_cache
+
+    path = try_to_load_from_cache(repo_id, "config.json")
+    return Path(path).parent.name if isinstance(path, str) else None
+
+
+def _offline_mode() -> bool:
+    # huggingface_hub reads HF_HUB_OFFLINE once at import; read the environment again so a flag set
+    # later (by a caller, or a test) is honoured too.
+    from huggingface_hub import constants
+
+    flags = (os.environ.get("HF_HUB_OFFLINE", ""), os.environ.get("TRANSFORMERS_OFFLINE", ""))
+    return bool(constants.HF_HUB_OFFLINE) or any(flag.strip().upper() in _TRUE_FLAGS for flag in flags)
+
+
+def _folder_fingerprint(folder: Path) -> str:
+    """Hash of what decides the translations: small config files by content, big files by name/size/mtime."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or not path.name.endswith(_IDENTITY_SUFFIXES):
+            continue
+        stat = path.stat()
+        digest.update(path.name.encode() + b"\0")
+        if stat.st_size <= _HASHED_CONTENT_LIMIT:
+            digest.update(path.read_bytes())
+        else:
+            digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
