@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -153,7 +154,8 @@ def render_summary(report: dict) -> str:
     rows = []
     for entry in report["articles"]:
         best = entry.get("best_source") or {}
-        detail = "; ".join(entry.get("signals") or [])
+        cluster = entry.get("cluster") or {}
+        detail = "; ".join([*(entry.get("signals") or []), *(["copy of " + cluster["earliest"]] if cluster and cluster.get("earliest") != entry["id"] else [])])
         if entry["status"] == "error":
             error = entry["errors"][0]
             detail = f"{error['code']}: {error['message']}"
@@ -202,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.quiet:
+        # transformers and huggingface_hub draw their own download/loading bars unless told not to.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         return COMMANDS[args.command](args)
     except ProvenanceError as exc:

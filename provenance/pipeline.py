@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -39,9 +38,6 @@ DOC_SCORE_SHORTLIST = 3  # candidates (by doc chrF) that also get a sentence ali
 class LoadedSource:
     article: Article
     sentences: tuple[str, ...]
-
-
-Progress = Callable[[int], None]
 
 
 def run(settings: Settings, store: Store | None = None, progress: Callable[[int, int], None] | None = None) -> dict:
@@ -323,9 +319,12 @@ def _evidence(entry: dict, best: _Scored | None) -> list[dict]:
         return []
     links = sorted(best.alignments or (), key=lambda link: -link.chrf)[:EVIDENCE_PAIRS]
     french, back = entry["sentences"]["french"], entry["sentences"]["back_translation"]
+    # French and English line up sentence by sentence only when they were split together (the model path
+    # always; a --translations file when its sentence count matches): otherwise quote no French.
+    parallel = len(french) == len(back)
     return [
         {
-            "french": " ".join(french[i] for i in link.src if i < len(french)),
+            "french": " ".join(french[i] for i in link.src) if parallel else "",
             "back_translation": " ".join(back[i] for i in link.src),
             "source_index": list(link.tgt),
             "chrf": round(link.chrf, 2),
@@ -400,7 +399,7 @@ def _assemble_report(run_id, settings, thresholds, store, articles, sources, sou
             "translations": str(settings.translations) if settings.translations else None,
             "beams": settings.beams,
             "top_k": settings.top_k,
-            "thresholds": thresholds.describe(),
+            "thresholds": {k: v for k, v in thresholds.to_dict().items() if k != "measured"},
             "signatures": metric_signatures(),
         },
         "summary": {"articles": len(entries), **counts, "sources": len(sources), "source_errors": len(source_errors)},
@@ -422,9 +421,3 @@ def _assemble_report(run_id, settings, thresholds, store, articles, sources, sou
         ],
     }
 
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-_ = time  # kept for callers timing steps via logging
