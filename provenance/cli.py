@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 from . import __version__
 from .errors import ProvenanceError
 from .settings import (
+    ARTICLES_PER_STEP,
     DEFAULT_BATCH_TOKENS,
     DEFAULT_BEAMS,
     DEFAULT_MODEL,
@@ -48,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--db", type=Path, help=f"SQLite store: cache and resumable runs (default OUT/{STORE_NAME})")
     check.add_argument("--format", default="json,csv,html", help="report formats to write, comma-separated")
     check.add_argument("--strict", action="store_true", help="exit 1 when any article failed")
+    check.add_argument("--articles-per-step", type=int, default=ARTICLES_PER_STEP,
+                       help=f"articles translated and scored between two commits to the store (default {ARTICLES_PER_STEP})")
     _add_output_options(check)
 
     report = commands.add_parser("report", help="rewrite a run's report from its store, recomputing nothing")
@@ -61,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    parser.add_argument("--log-json", action="store_true", help="log to stderr as JSON lines (for log collectors)")
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -77,8 +82,8 @@ def _validate_check(args) -> None:
         raise ProvenanceError(f"no such file or folder: {', '.join(missing)}")
     if args.translations is not None and not args.translations.is_file():
         raise ProvenanceError(f"--translations {args.translations}: no such file")
-    if args.beams < 1 or args.top_k < 1 or args.batch_tokens < 1:
-        raise ProvenanceError("--beams, --top-k and --batch-tokens must be positive")
+    if min(args.beams, args.top_k, args.batch_tokens, args.articles_per_step) < 1:
+        raise ProvenanceError("--beams, --top-k, --batch-tokens and --articles-per-step must be positive")
 
 
 def settings_from_args(args) -> Settings:
@@ -94,6 +99,7 @@ def settings_from_args(args) -> Settings:
         device=args.device,
         top_k=args.top_k,
         thresholds=args.thresholds,
+        articles_per_step=args.articles_per_step,
     )
 
 
@@ -193,17 +199,34 @@ def _number(value, percent: bool = False) -> str:
     return f"{100 * value:.0f}%" if percent else f"{value:.1f}"
 
 
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and the exception, if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            payload["exception"] = self.formatException(record.exc_info)
+        return json.dumps(payload, ensure_ascii=False)
+
+
+def _configure_logging(verbose: bool, as_json: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True)
+
+
 COMMANDS = {"check": cmd_check, "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _configure_logging(verbose=args.verbose, as_json=args.log_json)
     if args.quiet:
         # transformers and huggingface_hub draw their own download/loading bars unless told not to.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

@@ -71,9 +71,9 @@ def _run(settings: Settings, store: Store, progress) -> dict:
     store.save_items(
         run_id,
         [
-            (item.item_id, position, "error", _error_entry(item))
+            (_error_key(item), position, "error", _error_entry(item))
             for position, item in enumerate(loaded)
-            if isinstance(item, ItemError) and item.item_id not in done
+            if isinstance(item, ItemError) and _error_key(item) not in done
         ],
     )
     pending = [(pos, item) for pos, item in enumerate(loaded) if isinstance(item, Article) and item.id not in done]
@@ -94,6 +94,11 @@ def _run(settings: Settings, store: Store, progress) -> dict:
     report = _assemble_report(run_id, settings, thresholds, store, articles, sources, source_errors)
     store.finish_run(run_id, report)
     return report
+
+
+def _error_key(error: ItemError) -> str:
+    """Store key of a load error: a duplicate shares its id with the article kept, so add where it came from."""
+    return f"{error.item_id}@{error.origin}" if error.code == "duplicate_id" else error.item_id
 
 
 def make_run_id(settings: Settings, thresholds: Thresholds) -> str:

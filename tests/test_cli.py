@@ -34,6 +34,10 @@ def mixed_batch(tmp_path):
     (folder / "feed.jsonl").write_text(
         json.dumps({"id": "rec-1", "text": FRENCH}) + "\n" + '{"id": "rec-2", "text": "tronqu\n', encoding="utf-8"
     )
+    (folder / "huge.txt").write_text("Titre\n\n" + (FRENCH + "\n\n") * 30_000, encoding="utf-8")  # ~10 MB
+    (folder / "no_text.csv").write_text("id,title\nx1,Un titre sans texte\n", encoding="utf-8")
+    (folder / "dup").mkdir()
+    (folder / "dup" / "good.txt").write_text("Autre titre\n\n" + FRENCH, encoding="utf-8")  # same id as good.txt
     translations = tmp_path / "translations.jsonl"
     english = "The government announced a new pension reform on Tuesday."
     translations.write_text(
@@ -48,19 +52,25 @@ def test_check_reports_each_bad_input_and_goes_on(mixed_batch, tmp_path, capsys)
     code = main(["check", str(folder), "--sources", str(EXAMPLES / "sources"), "--translations", str(translations), "--out", str(out)])
     assert code == 0
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    codes = {e["id"]: (e["errors"][0]["code"] if e["errors"] else e["verdict"]) for e in report["articles"]}
+    codes = {
+        (e["id"], Path(e["origin"]).parent.name): e["errors"][0]["code"] if e["errors"] else e["verdict"]
+        for e in report["articles"]
+    }
     assert codes == {
-        "binary": "binary",
-        "empty": "empty",
-        "english": "wrong_language",
-        "latin1": "bad_encoding",
-        "feed.jsonl:2": "malformed_record",
-        "good": "unrelated",
-        "rec-1": "unrelated",
+        ("binary", "articles"): "binary",
+        ("empty", "articles"): "empty",
+        ("english", "articles"): "wrong_language",
+        ("latin1", "articles"): "bad_encoding",
+        ("feed.jsonl:2", "articles"): "malformed_record",
+        ("rec-1", "articles"): "unrelated",
+        ("huge", "articles"): "too_large",
+        ("no_text.csv", "articles"): "malformed_record",
+        ("good", "dup"): "unrelated",  # folders are read in sorted order: dup/good.txt comes first
+        ("good", "articles"): "duplicate_id",
     }
     assert {p.name for p in out.iterdir()} >= {"report.json", "report.csv", "report.html"}
     printed = capsys.readouterr().out
-    assert "good" in printed and "bad_encoding" in printed and "7 articles" in printed
+    assert "good" in printed and "bad_encoding" in printed and "10 articles" in printed
 
 
 def test_strict_exits_1_when_an_item_failed(mixed_batch, tmp_path):
