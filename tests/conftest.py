@@ -5,10 +5,14 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from make_tiny_marian import make_tiny_marian as build_tiny_marian  # noqa: E402  (tools/ is scripts, not a package)
 
 SHARED_TOKENIZER = Path("data") / "tokenizers" / "opus-mt-tc-big-fr-en"
 TINY_VOCAB_SIZE = 300  # enough pieces for the inline corpus; a 53k vocabulary is not needed offline
@@ -80,25 +84,12 @@ def make_tiny_marian(tmp_path_factory) -> Callable[..., Path]:
 
     def make(tokenizer_folder: Path, seed: int = 0) -> Path:
         import torch
-        from transformers import MarianConfig, MarianMTModel, MarianTokenizer
 
-        tokenizer = MarianTokenizer.from_pretrained(str(tokenizer_folder))
-        config = MarianConfig(
-            vocab_size=len(tokenizer), d_model=16, encoder_layers=1, decoder_layers=1,
-            encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
-            max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-            decoder_start_token_id=tokenizer.pad_token_id, forced_eos_token_id=tokenizer.eos_token_id,
-            bos_token_id=tokenizer.eos_token_id,
-            init_std=0.5,  # peaked logits: greedy choices far from ties, so batched and single runs agree exactly
-        )
-        torch.manual_seed(seed)
         # A 16-wide model is all per-op overhead: extra threads only contend (5-30x slower on 2 cores).
         torch.set_num_threads(1)
-        model = MarianMTModel(config).eval()
         folder = tmp_path_factory.mktemp(f"tiny-marian-{seed}")
-        model.save_pretrained(folder, safe_serialization=True)
-        tokenizer.save_pretrained(folder)
-        return folder
+        # init_std 0.5: peaked logits, so greedy choices sit far from ties and batched and single runs agree.
+        return build_tiny_marian(tokenizer_folder, folder, seed=seed, d_model=16, layers=1, init_std=0.5)
 
     return make
 

@@ -11,16 +11,19 @@ import argparse
 from pathlib import Path
 
 
-def make_tiny_marian(tokenizer_dir: Path, out_dir: Path, seed: int = 0) -> Path:
+def make_tiny_marian(tokenizer_dir: Path, out_dir: Path, seed: int = 0, d_model: int = 32, layers: int = 2,
+                     **config_overrides) -> Path:
+    """Save a random-weight MarianMTModel of width d_model, plus the tokenizer files, to out_dir."""
     import torch
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
 
     tokenizer = MarianTokenizer.from_pretrained(str(tokenizer_dir))
     config = MarianConfig(
-        vocab_size=len(tokenizer), d_model=32, encoder_layers=2, decoder_layers=2,
-        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+        vocab_size=len(tokenizer), d_model=d_model, encoder_layers=layers, decoder_layers=layers,
+        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=2 * d_model, decoder_ffn_dim=2 * d_model,
         max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
         decoder_start_token_id=tokenizer.pad_token_id, forced_eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.eos_token_id, **config_overrides,
     )
     torch.manual_seed(seed)
     model = MarianMTModel(config).eval()
