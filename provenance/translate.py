@@ -1,9 +1,11 @@
 """Back-translation French -> English with a MarianMT model, batched by tokens and cached in the store.
 
-`Translator` wraps one Marian model and its tokenizer. `translate` sorts inputs by token length, fills
-batches under a token budget, decodes greedily by default and halves the budget on CUDA out-of-memory.
-Each input stops after its own length cap, so a translation does not depend on its batch neighbours:
-that is what makes caching by source text sound.
+`Translator` wraps one Marian model, its tokenizer and a decoding engine (provenance.engine: the torch
+loop, exact against `generate` in fp32, optionally int8 or shortlisted; provenance.engine_ct2:
+CTranslate2). `translate` sorts inputs by token length, fills batches under a token budget, translates
+identical texts once and halves the budget on CUDA out-of-memory. Each input stops after its own length
+cap, so a translation does not depend on its batch neighbours: that is what makes caching by source
+text sound. `translate_cached` adds the run memo and the SQLite cache; `translate_iterable` streams.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import hashlib
 import json
 import logging
 import os
-from collections import deque
-from collections.abc import Sequence
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +43,13 @@ _IDENTITY_SUFFIXES = (".json", ".spm", ".safetensors", ".bin")
 _HASHED_CONTENT_LIMIT = 64 * 1024
 _TRUE_FLAGS = {"1", "ON", "YES", "TRUE"}
 
+ENGINES = ("torch", "ct2")
+DEFAULT_ENGINE = "torch"
+DTYPES = ("float32", "float16", "bfloat16")
+RUN_MEMO_SIZE = 200_000  # distinct sentences remembered per run (~60 MB): reprints across steps run once
+STREAM_CHUNK = 4096  # texts per translate_cached call in translate_iterable: big batches, bounded memory
+PROGRESS_MIN_SENTENCES = 2000  # below this a run takes seconds: no progress bar
+
 
 @dataclass(frozen=True, slots=True)
 class Translation:
@@ -55,42 +64,80 @@ class Translation:
 
 
 class Translator:
-    """A Marian model and its tokenizer on one device, with batching, length caps and OOM backoff."""
+    """A Marian model and its tokenizer on one device, with batching, length caps and OOM backoff.
+
+    The decoding itself is an engine's job: `TorchEngine` (provenance.engine, the default) or
+    `CTranslate2Engine` (provenance.engine_ct2, optional extra `provenance[ct2]`).
+    """
 
     def __init__(self, model: Any, tokenizer: Any, *, model_id: str, model_key: str, device: str,
-                 beams: int = DEFAULT_BEAMS, batch_tokens: int = DEFAULT_BATCH_TOKENS):
+                 beams: int = DEFAULT_BEAMS, batch_tokens: int = DEFAULT_BATCH_TOKENS, engine: Any = None,
+                 progress: bool | None = None):
         self._model = model
         self._tokenizer = tokenizer
+        self._engine = engine if engine is not None else _torch_engine(model)
         self.model_id = model_id
         self.model_key = model_key
         self.device = device
         self.beams = beams
         self.batch_tokens = batch_tokens  # halved for good after a CUDA out-of-memory error
+        self.progress = progress  # None: a progress bar on an interactive stderr for long inputs
+        # Benchmarks only: every row emits exactly this many tokens (EOS suppressed before, forced at it).
+        self.fixed_output_tokens: int | None = None
         self.max_input_tokens = min(
             int(tokenizer.model_max_length), int(model.config.max_position_embeddings), MAX_INPUT_TOKENS
         )
+        self._memo: OrderedDict[str, str] = OrderedDict()  # this run's translations, for translate_cached
 
     @classmethod
     def load(cls, model: str | Path = DEFAULT_MODEL, *, device: str | None = None, beams: int = DEFAULT_BEAMS,
-             batch_tokens: int = DEFAULT_BATCH_TOKENS) -> "Translator":
-        """Load a hub id or a local folder; raises ModelUnavailable with one actionable line."""
+             batch_tokens: int = DEFAULT_BATCH_TOKENS, engine: str = DEFAULT_ENGINE, dtype: str | None = None,
+             quantize: str | None = None, compute_type: str | None = None, shortlist: int | None = None,
+             shortlist_texts: Iterable[str] | None = None, progress: bool | None = None) -> "Translator":
+        """Load a hub id or a local folder; raises ModelUnavailable with one actionable line.
+
+        engine: "torch" (default) or "ct2" (CTranslate2, `pip install provenance[ct2]`).
+        dtype: torch weights, "float32" (CPU default), "float16" (CUDA default) or "bfloat16" (CUDA).
+        quantize: "int8" for dynamic int8 linear layers (torch on CPU; faster, changes some outputs).
+        compute_type: CTranslate2's, e.g. int8/int16/float32 on CPU (int8 default), float16/int8_float16 on CUDA.
+        shortlist: score only this many frequent target tokens plus each batch's source tokens (torch
+            engine; much faster on CPU, changes outputs); frequencies from `shortlist_texts` (English
+            text) when given, else from the target SentencePiece model's piece scores.
+        """
         model = str(model)
-        if beams < 1 or batch_tokens < 1:
-            raise UsageError(f"beams and batch_tokens must be at least 1 (got beams={beams}, batch_tokens={batch_tokens})")
+        _check_options(beams, batch_tokens, engine, dtype, quantize, compute_type, shortlist)
         torch = _import_torch(model)
         device = _pick_device(torch, device)
-        dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        if quantize is not None and device != "cpu":
+            raise UsageError(f"--quantize {quantize} is for the CPU; on {device} use float16 (the default)")
+        torch_dtype = _torch_dtype(torch, dtype, device) if engine == "torch" else torch.float32
         folder = _as_folder(model)
         if folder is not None:
-            marian, tokenizer = _load_folder(model, folder, dtype)
+            marian, tokenizer = _load_folder(model, folder, torch_dtype)
             model_id, identity = str(folder), f"{folder.name}@sha256:{_folder_fingerprint(folder)}"
         else:
-            marian, tokenizer, commit = _load_hub(model, dtype)
+            marian, tokenizer, commit = _load_hub(model, torch_dtype)
             model_id, identity = model, f"{model}@{commit}"
         marian.to(device).eval()
-        translator = cls(marian, tokenizer, model_id=model_id, model_key=f"{identity};beams={beams}",
-                         device=device, beams=beams, batch_tokens=batch_tokens)
-        log.info("loaded %s on %s (%s), key %s", model_id, device, dtype, translator.model_key)
+        options = [f"beams={beams}"]
+        if engine == "ct2":
+            from .engine_ct2 import CTranslate2Engine
+
+            decoder = CTranslate2Engine.load(marian, tokenizer, source=folder or model, identity=identity,
+                                             device=device, compute_type=compute_type)
+            options.append(f"engine=ct2:{decoder.compute_type}")
+        else:
+            short = _shortlist(marian, tokenizer, shortlist, shortlist_texts) if shortlist else None
+            decoder = _torch_engine(marian, quantize=quantize, shortlist=short)
+            if torch_dtype != torch.float32:
+                options.append(f"dtype={str(torch_dtype).removeprefix('torch.')}")
+            if quantize:
+                options.append(f"quantize={quantize}")
+            if short is not None:
+                options.append(f"shortlist={shortlist}@{short.digest}")
+        translator = cls(marian, tokenizer, model_id=model_id, model_key=f"{identity};{';'.join(options)}",
+                         device=device, beams=beams, batch_tokens=batch_tokens, engine=decoder, progress=progress)
+        log.info("loaded %s on %s (%s engine), key %s", model_id, device, engine, translator.model_key)
         return translator
 
     def __repr__(self) -> str:
@@ -101,24 +148,33 @@ class Translator:
         return len(self._tokenizer(text)["input_ids"])
 
     def translate(self, texts: Sequence[str]) -> list[str]:
-        """English for each text, in order; blank texts give "" without running the model."""
+        """English for each text, in order; blank texts give "" and identical texts run once."""
         outputs = [""] * len(texts)
-        todo = [i for i, text in enumerate(texts) if text.strip()]
+        first: dict[str, int] = {}
+        for i, text in enumerate(texts):
+            if text.strip():
+                first.setdefault(text, i)
+        todo = list(first.values())
         if not todo:
             return outputs
         lengths = dict(zip(todo, (len(ids) for ids in self._tokenizer([texts[i] for i in todo])["input_ids"])))
         self._check_lengths(lengths)
         longest_first = sorted(todo, key=lambda i: -lengths[i])  # stable: equal lengths keep input order
         pending = deque(_plan_batches(longest_first, lengths, self.batch_tokens))
-        while pending:
-            batch = pending.popleft()
-            translated = self._generate_or_none([texts[i] for i in batch], [lengths[i] for i in batch])
-            if translated is None:  # out of memory: retry these rows in smaller batches
-                self._halve_budget(len(batch), max(lengths[i] for i in batch))
-                pending.extendleft(reversed(_plan_batches(batch, lengths, self.batch_tokens)))
-                continue
-            for i, english in zip(batch, translated, strict=True):
-                outputs[i] = english
+        with _progress_bar(len(todo), self.progress) as bar:
+            while pending:
+                batch = pending.popleft()
+                translated = self._generate_or_none([texts[i] for i in batch], [lengths[i] for i in batch])
+                if translated is None:  # out of memory: retry these rows in smaller batches
+                    self._halve_budget(len(batch), max(lengths[i] for i in batch))
+                    pending.extendleft(reversed(_plan_batches(batch, lengths, self.batch_tokens)))
+                    continue
+                for i, english in zip(batch, translated, strict=True):
+                    outputs[i] = english
+                bar.update(len(batch))
+        for i, text in enumerate(texts):
+            if text.strip() and first[text] != i:
+                outputs[i] = outputs[first[text]]
         return outputs
 
     def _check_lengths(self, lengths: dict[int, int]) -> None:
@@ -155,38 +211,70 @@ class Translator:
                     rows, longest, self.batch_tokens)
 
     def _generate(self, texts: list[str]) -> list[str]:
-        """One batch through the model: the only place that runs generation (tests replace it)."""
-        import torch
-        from transformers import LogitsProcessorList
+        """One batch through the engine: the only place that decodes (tests replace it)."""
+        ids = self._generate_ids(texts)
+        return [text.strip() for text in self._tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+    def _generate_ids(self, texts: list[str]) -> list[list[int]]:
+        """New target token ids per text, EOS and padding removed."""
+        from .engine import DecodeRequest
 
         inputs = self._encode(texts)
-        limits = [min(self.max_input_tokens, OUTPUT_LENGTH_RATIO * int(n) + OUTPUT_LENGTH_SLACK)
-                  for n in inputs["attention_mask"].sum(dim=1).tolist()]
-        limiter = _row_limit_class()(limits, self._model.config.eos_token_id, self.beams, self._model.device)
-        with torch.inference_mode():
-            output = self._model.generate(
-                **inputs, num_beams=self.beams, do_sample=False, max_new_tokens=max(limits),
-                logits_processor=LogitsProcessorList([limiter]),
-            )
-        return [text.strip() for text in self._tokenizer.batch_decode(output, skip_special_tokens=True)]
+        if self.fixed_output_tokens is not None:
+            limits = [self.fixed_output_tokens] * len(texts)
+            min_new_tokens = self.fixed_output_tokens
+        else:
+            # Each row stops at its own cap, so a translation never depends on its batch neighbours.
+            limits = [min(self.max_input_tokens, OUTPUT_LENGTH_RATIO * int(n) + OUTPUT_LENGTH_SLACK)
+                      for n in inputs["attention_mask"].sum(dim=1).tolist()]
+            min_new_tokens = 0
+        request = DecodeRequest(inputs["input_ids"], inputs["attention_mask"], tuple(limits), self.beams, min_new_tokens)
+        return self._engine.generate(request)
 
     def _encode(self, texts: Sequence[str]) -> dict:
         """Padded source tensors with their attention mask, on the model's device."""
         batch = self._tokenizer(list(texts), return_tensors="pt", padding=True)
         return {name: tensor.to(self._model.device) for name, tensor in batch.items()}
 
+    def _remember(self, pairs: Iterable[tuple[str, str]]) -> None:
+        for text, english in pairs:
+            self._memo[text] = english
+            self._memo.move_to_end(text)
+        while len(self._memo) > RUN_MEMO_SIZE:
+            self._memo.popitem(last=False)
+
 
 def translate_cached(texts: Sequence[str], translator: Translator, store: Store | None) -> list[tuple[str, bool]]:
-    """(translation, was_cached) per input: store hits reused, each distinct miss translated once and stored."""
+    """(translation, was_cached) per input: each distinct text translated once per run and stored.
+
+    Texts seen earlier in this run (the translator's memo) or in the store count as cached.
+    """
     distinct = list(dict.fromkeys(texts))
-    cached = store.cached_translations(translator.model_key, distinct) if store is not None else {}
+    cached = {text: translator._memo[text] for text in distinct if text in translator._memo}
+    unseen = [text for text in distinct if text not in cached]
+    if store is not None and unseen:
+        cached.update(store.cached_translations(translator.model_key, unseen))
     misses = [text for text in distinct if text not in cached]
     fresh = dict(zip(misses, translator.translate(misses))) if misses else {}
     if store is not None and fresh:
         store.cache_translations(translator.model_key, fresh.items())
-    log.debug("%d texts: %d distinct, %d from the cache, %d translated", len(texts), len(distinct),
+    translator._remember(fresh.items())
+    log.debug("%d texts: %d distinct, %d cached, %d translated", len(texts), len(distinct),
               len(distinct) - len(misses), len(misses))
     return [(cached[text], True) if text in cached else (fresh[text], False) for text in texts]
+
+
+def translate_iterable(texts: Iterable[str], translator: Translator, store: Store | None = None,
+                       chunk_size: int = STREAM_CHUNK) -> Iterator[tuple[str, bool]]:
+    """translate_cached over a stream, `chunk_size` texts at a time: memory stays flat for any corpus."""
+    chunk: list[str] = []
+    for text in texts:
+        chunk.append(text)
+        if len(chunk) >= chunk_size:
+            yield from translate_cached(chunk, translator, store)
+            chunk = []
+    if chunk:
+        yield from translate_cached(chunk, translator, store)
 
 
 def load_translations(path: str | Path) -> tuple[dict[str, str], list[ItemError]]:
@@ -268,31 +356,88 @@ def _empty_cuda_cache() -> None:
         torch.cuda.empty_cache()
 
 
-@cache
-def _row_limit_class() -> type:
-    """A logits processor ending each row with EOS at its own length cap, defined once transformers is imported."""
-    import torch
-    from transformers import LogitsProcessor
-
-    class RowLengthLimit(LogitsProcessor):
-        # Like max_new_tokens + forced_eos_token_id, but per input: row r of the (batch x beams) matrix
-        # belongs to input r // beams and emits at most limits[input] tokens, the last one EOS.
-        def __init__(self, limits: Sequence[int], eos_token_id: int, beams: int, device):
-            self.limits = torch.tensor(limits, device=device).repeat_interleave(beams)
-            self.eos_token_id = eos_token_id
-
-        def __call__(self, input_ids, scores):
-            generated = input_ids.shape[1]  # decoder start token + tokens emitted so far
-            at_limit = self.limits <= generated
-            if at_limit.any():
-                scores[at_limit] = -float("inf")
-                scores[at_limit, self.eos_token_id] = 0.0
-            return scores
-
-    return RowLengthLimit
-
-
 # -- loading ----------------------------------------------------------------------------------------
+
+
+def _check_options(beams: int, batch_tokens: int, engine: str, dtype: str | None, quantize: str | None,
+                   compute_type: str | None, shortlist: int | None) -> None:
+    from .engine import QUANTIZE_CHOICES
+
+    if beams < 1 or batch_tokens < 1:
+        raise UsageError(f"beams and batch_tokens must be at least 1 (got beams={beams}, batch_tokens={batch_tokens})")
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    if dtype is not None and dtype not in DTYPES:
+        raise UsageError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
+    if quantize is not None and quantize not in QUANTIZE_CHOICES:
+        raise UsageError(f"unknown quantization {quantize!r}: use one of {', '.join(QUANTIZE_CHOICES)}")
+    if shortlist is not None and shortlist < 1:
+        raise UsageError(f"shortlist must be a positive number of target tokens (got {shortlist})")
+    torch_only = {"dtype": dtype, "quantize": quantize, "shortlist": shortlist}
+    if engine == "ct2" and any(value is not None for value in torch_only.values()):
+        names = ", ".join(name for name, value in torch_only.items() if value is not None)
+        raise UsageError(f"{names} apply to the torch engine; with --engine ct2 use compute_type (e.g. int8)")
+    if engine == "torch" and compute_type is not None:
+        raise UsageError("compute_type applies to --engine ct2; the torch engine takes dtype and quantize")
+
+
+def _torch_dtype(torch, dtype: str | None, device: str):
+    if dtype is None:
+        return torch.float16 if device.startswith("cuda") else torch.float32
+    if device == "cpu" and dtype != "float32":
+        raise UsageError(f"dtype {dtype} is for CUDA; on the CPU use float32 (or quantize='int8')")
+    return getattr(torch, dtype)
+
+
+def _torch_engine(model: Any, quantize: str | None = None, shortlist: Any = None):
+    from .engine import TorchEngine
+
+    return TorchEngine(model, quantize=quantize, shortlist=shortlist)
+
+
+def _shortlist(model: Any, tokenizer: Any, size: int, texts: Iterable[str] | None):
+    """Frequent target tokens, counted over `texts` (English) or read from target.spm's piece scores."""
+    from .engine import Shortlist
+
+    vocab = tokenizer.get_vocab()
+    digest = hashlib.sha256()
+    if texts is not None:
+        counts: dict[int, int] = {}
+        for text in texts:
+            digest.update(text.encode("utf-8") + b"\n")
+            for token in tokenizer(text_target=text)["input_ids"]:
+                counts[token] = counts.get(token, 0) + 1
+        ranked = sorted(counts, key=lambda token: (-counts[token], token))
+    else:
+        target = tokenizer.spm_target
+        digest.update(target.serialized_model_proto())
+        pieces = sorted(range(target.get_piece_size()), key=lambda i: (-target.get_score(i), i))
+        ranked = [vocab[p] for p in (target.id_to_piece(i) for i in pieces) if p in vocab]
+    banned = _single_banned_tokens(model)
+    return Shortlist(ranked, size, int(model.config.vocab_size), banned=banned, digest=digest.hexdigest()[:12])
+
+
+def _single_banned_tokens(model: Any) -> tuple[int, ...]:
+    bad = model.generation_config.bad_words_ids or []
+    return tuple(int(seq[0]) for seq in bad if len(seq) == 1)
+
+
+def _progress_bar(total: int, enabled: bool | None):
+    """tqdm on stderr counting sentences (its rate reads sentences/s); nothing for short or piped runs."""
+    import sys
+
+    if enabled is None:
+        enabled = total >= PROGRESS_MIN_SENTENCES and sys.stderr.isatty()
+    if not enabled:
+        return nullcontext(_NoBar())
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="sent", desc="translating", file=sys.stderr, smoothing=0.1)
+
+
+class _NoBar:
+    def update(self, _: int) -> None:
+        pass
 
 
 def _import_torch(model: str):

@@ -115,23 +115,28 @@ def test_padded_batch_scores_like_single_sentences(tiny_translator):
 
 def test_each_output_is_capped_by_its_own_input_length(fresh_translator, monkeypatch):
     short, long = "Bonjour.", FRENCH[1]
-    generated = []
-    real_generate = fresh_translator._model.generate
+    generated: list[list[list[int]]] = []
+    real_generate_ids = fresh_translator._generate_ids
 
-    def spy(**kwargs):
-        generated.append(real_generate(**kwargs))
+    def spy(texts):
+        generated.append(real_generate_ids(texts))
         return generated[-1]
 
-    monkeypatch.setattr(fresh_translator._model, "generate", spy)
+    monkeypatch.setattr(fresh_translator, "_generate_ids", spy)
     together = fresh_translator.translate([long, short])
 
-    eos = fresh_translator._tokenizer.eos_token_id
-    for row, text in zip(generated[0].tolist(), [long, short]):  # longest first
-        new_tokens = row[1:]  # after the decoder start token
+    for row, text in zip(generated[0], [long, short]):  # longest first; EOS already removed
         cap = 2 * fresh_translator.count_tokens(text) + 10
-        assert eos in new_tokens and new_tokens.index(eos) + 1 <= cap
-    assert new_tokens.index(eos) + 1 == cap  # random weights never stop by themselves: the cap did
+        assert len(row) + 1 <= cap
+    assert len(generated[0][1]) + 1 == 2 * fresh_translator.count_tokens(short) + 10  # random weights: the cap stopped it
     assert together[1] == fresh_translator.translate([short])[0]  # a long neighbour changes nothing
+
+
+def test_identical_texts_in_one_call_run_once(fresh_translator, monkeypatch):
+    batches = _record_batches(monkeypatch, fresh_translator)
+    translated = fresh_translator.translate(["Il pleut.", "Bonjour.", "Il pleut."])
+    assert sorted(t for b in batches for t in b) == ["Bonjour.", "Il pleut."]
+    assert translated[0] == translated[2] and translated[0]
 
 
 @pytest.mark.parametrize("texts", [[], [""], ["", "   ", "\n"]])
