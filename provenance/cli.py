@@ -15,6 +15,7 @@ from .settings import (
     ARTICLES_PER_STEP,
     DEFAULT_BATCH_TOKENS,
     DEFAULT_BEAMS,
+    DEFAULT_ENGINE,
     DEFAULT_MODEL,
     DEFAULT_OUT_DIR,
     DEFAULT_TOP_K,
@@ -44,6 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--beams", type=int, default=DEFAULT_BEAMS, help=f"beam size, 1 = greedy (default {DEFAULT_BEAMS})")
     check.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="source tokens per translation batch")
     check.add_argument("--device", choices=("cpu", "cuda"), help="default: CUDA when available")
+    check.add_argument("--engine", choices=("torch", "ct2"), default=DEFAULT_ENGINE,
+                       help="translation engine: torch, or ct2 (CTranslate2: pip install 'provenance[ct2]')")
+    check.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), help="torch weights (default: float32 on CPU, float16 on CUDA)")
+    check.add_argument("--quantize", choices=("int8",), help="torch on CPU: dynamic int8, faster, changes some outputs")
+    check.add_argument("--compute-type", help="ct2: int8, int16, float32 (CPU); float16, int8_float16 (CUDA)")
+    check.add_argument("--shortlist", type=int, help="torch: score only N likely output tokens; faster, changes some outputs")
+    check.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                       help="run on Ray: no value starts a local instance; 'auto' or ray://HOST:PORT joins a cluster")
+    check.add_argument("--ray-actors", type=int, help="translation actors on Ray (default: one per GPU)")
     check.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help=f"candidate sources scored per article (default {DEFAULT_TOP_K})")
     check.add_argument("--thresholds", type=Path, help="verdict thresholds file (default: the calibrated one shipped)")
     check.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help=f"report folder (default {DEFAULT_OUT_DIR})")
@@ -59,7 +69,31 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", default="json,csv,html", help="formats to write, comma-separated")
     report.add_argument("--run", help="run id (default: the latest finished run in the store)")
     _add_output_options(report)
+    _add_evaluation_commands(commands)
     return parser
+
+
+def _add_evaluation_commands(commands) -> None:
+    """`evaluate` and `calibrate`: the pipeline on a labelled set (benchmarks/build_eval_set.py writes one)."""
+    evaluate = commands.add_parser("evaluate", help="precision, recall, F1, AUC and CIs of the verdicts on a labelled set")
+    calibrate = commands.add_parser("calibrate", help="fit the verdict models with cross-validation, write thresholds")
+    for sub in (evaluate, calibrate):
+        sub.add_argument("labels", type=Path, help='JSONL {"id", "source": id|null, "verdict"}; the other files default to its folder')
+        sub.add_argument("--articles", nargs="+", type=Path, help="French articles (default LABELS_DIR/articles.jsonl)")
+        sub.add_argument("--sources", nargs="+", type=Path, help="English sources (default LABELS_DIR/sources.jsonl)")
+        sub.add_argument("--translations", type=Path, help="precomputed English (default LABELS_DIR/translations.jsonl)")
+        sub.add_argument("--model", help="run this fr->en model instead of a translations file")
+        sub.add_argument("--forward-translations", type=Path, help="checker French per source (default LABELS_DIR/forward.jsonl)")
+        sub.add_argument("--forward-model", help="en->fr model for the forward check when no forward file is given")
+        sub.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help=f"candidate sources per article (default {DEFAULT_TOP_K})")
+        sub.add_argument("--out", type=Path, default=Path("provenance-evaluation"), help="folder for the run and the figures")
+        sub.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+        sub.add_argument("--seed", type=int, default=20240607, help="bootstrap seed")
+        _add_output_options(sub)
+    evaluate.add_argument("--thresholds", type=Path, help="thresholds file (default: the one shipped)")
+    calibrate.add_argument("--base", type=Path, help="thresholds file whose boundaries are kept (default: the one shipped)")
+    calibrate.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    calibrate.add_argument("--write", type=Path, help="where to write the thresholds (default: the package's thresholds.json)")
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -100,6 +134,13 @@ def settings_from_args(args) -> Settings:
         top_k=args.top_k,
         thresholds=args.thresholds,
         articles_per_step=args.articles_per_step,
+        engine=args.engine,
+        dtype=args.dtype,
+        quantize=args.quantize,
+        compute_type=args.compute_type,
+        shortlist=args.shortlist,
+        ray=args.ray,
+        ray_actors=args.ray_actors,
     )
 
 
@@ -220,7 +261,95 @@ def _configure_logging(verbose: bool, as_json: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True)
 
 
-COMMANDS = {"check": cmd_check, "report": cmd_report}
+def _labelled_run(args, thresholds: Path | None):
+    """Run the pipeline on a labelled set; (inputs, labels, predictions)."""
+    from .evaluate import LabelledInputs, load_labels, predictions_from_report
+    from .pipeline import run
+
+    inputs = LabelledInputs.resolve(args.labels, args.articles, args.sources, args.translations,
+                                    args.forward_translations, use_model=bool(args.model))
+    labels = load_labels(inputs.labels)
+    extra = {"forward_translations": inputs.forward_translations, "forward_model": args.forward_model}
+    settings = Settings(articles=inputs.articles, sources=inputs.sources, out_dir=args.out,
+                        model=args.model or DEFAULT_MODEL, translations=inputs.translations, top_k=args.top_k,
+                        thresholds=thresholds, extra={k: v for k, v in extra.items() if v})
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = run(settings, progress=None if args.quiet else _progress_bar())
+    return inputs, labels, predictions_from_report(report)
+
+
+def _package_thresholds() -> Path:
+    return Path(__file__).resolve().parent / "thresholds.json"
+
+
+def cmd_evaluate(args) -> int:
+    import json
+
+    from .calibrate import cv_fold_thresholds, fold_of
+    from .evaluate import evaluate, labels_digest, redecide, render_markdown, unmeasured_notes
+    from .verdict import Thresholds
+
+    inputs, labels, predictions = _labelled_run(args, args.thresholds)
+    path = args.thresholds or _package_thresholds()
+    thresholds = Thresholds.load(path)
+    folds = cv_fold_thresholds(json.loads(Path(path).read_text(encoding="utf-8")), thresholds,
+                               labels_digest(inputs.labels))
+    if folds:
+        count = len(folds)
+        predictions = {r.id: redecide(predictions[r.id], folds[fold_of(r, count)]) for r in labels if r.id in predictions}
+        how = (f"out-of-fold: each article decided by the {thresholds.version} models fitted without its fold "
+               f"({count}-fold cross-validation, retrieval in the loop)")
+    elif thresholds.related_model is not None:
+        predictions = {key: redecide(p, thresholds) for key, p in predictions.items()}
+        how = f"the pipeline's verdicts with thresholds {thresholds.version}, which were not fitted on these labels"
+    else:
+        how = f"the pipeline's verdicts with the boundaries of thresholds {thresholds.version}"
+    figures = evaluate(labels, predictions, resamples=args.resamples, seed=args.seed, how=how,
+                       notes=unmeasured_notes(labels, predictions, inputs))
+    figures["thresholds"] = thresholds.version
+    text = render_markdown(figures, f"Evaluation on {inputs.labels}")
+    (args.out / "evaluation.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    (args.out / "evaluation.md").write_text(text, encoding="utf-8")
+    if not args.quiet:
+        print(text)
+        print(f"wrote {args.out / 'evaluation.json'} and {args.out / 'evaluation.md'}")
+    return EXIT_OK
+
+
+def cmd_calibrate(args) -> int:
+    import json
+
+    from .calibrate import cross_validate, fit_models, thresholds_document
+    from .evaluate import evaluate, labels_digest, render_markdown, unmeasured_notes
+    from .verdict import Thresholds
+
+    if args.folds < 2:
+        raise ProvenanceError("--folds must be at least 2")
+    base_path = args.base or _package_thresholds()
+    base = Thresholds.load(base_path)
+    inputs, labels, predictions = _labelled_run(args, base_path)
+    out_of_fold, fold_models = cross_validate(labels, predictions, base, args.folds)
+    figures = evaluate(labels, out_of_fold, resamples=args.resamples, seed=args.seed,
+                       how=f"out-of-fold ({args.folds}-fold cross-validation, retrieval in the loop)",
+                       notes=unmeasured_notes(labels, predictions, inputs))
+    models = fit_models([(r, predictions[r.id]) for r in labels if r.id in predictions])
+    measured = json.loads(Path(base_path).read_text(encoding="utf-8")).get("measured")
+    summary = {"is_translation_f1": {k: v["f1"] for k, v in figures["is_translation"].items()},
+               "machine_vs_human_f1": figures["machine_vs_human"].get("f1"), "accuracy": figures["accuracy"]}
+    document = thresholds_document(base, models, digest=labels_digest(inputs.labels), labels_path=str(args.labels),
+                                   command="provenance calibrate " + str(args.labels), folds=args.folds,
+                                   fold_models=fold_models, cv_summary=summary, measured=measured)
+    target = args.write or _package_thresholds()
+    target.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    text = render_markdown(figures, f"Calibration on {inputs.labels} (cross-validated)")
+    (args.out / "calibration.md").write_text(text, encoding="utf-8")
+    if not args.quiet:
+        print(text)
+        print(f"wrote {target} (version {document['version']})")
+    return EXIT_OK
+
+
+COMMANDS = {"check": cmd_check, "report": cmd_report, "evaluate": cmd_evaluate, "calibrate": cmd_calibrate}
 
 
 def main(argv: list[str] | None = None) -> int:

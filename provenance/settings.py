@@ -9,6 +9,7 @@ from pathlib import Path
 DEFAULT_MODEL = "Helsinki-NLP/opus-mt-fr-en"
 DEFAULT_OUT_DIR = Path("provenance-report")
 STORE_NAME = "provenance.sqlite"  # inside the output folder unless --db says otherwise
+DEFAULT_ENGINE = "torch"
 DEFAULT_BEAMS = 1  # greedy: the republishers' MT is greedy-like, and it is 3-4x faster than beam 4
 DEFAULT_BATCH_TOKENS = 4096  # source tokens per batch; halved on CUDA out-of-memory
 MAX_INPUT_TOKENS = 512  # Marian's position limit; longer sentences are chunked, never truncated
@@ -27,10 +28,17 @@ class Settings:
     beams: int = DEFAULT_BEAMS
     batch_tokens: int = DEFAULT_BATCH_TOKENS
     device: str | None = None  # None: CUDA when available, else CPU
+    engine: str = DEFAULT_ENGINE  # "torch" or "ct2" (CTranslate2, optional extra)
+    dtype: str | None = None  # torch weights; None: float32 on CPU, float16 on CUDA
+    quantize: str | None = None  # "int8": dynamic int8 on CPU, faster, changes some outputs
+    compute_type: str | None = None  # CTranslate2's (int8, int16, float32, float16, int8_float16)
+    shortlist: int | None = None  # output vocabulary shortlist size (torch engine): faster, changes some outputs
     top_k: int = DEFAULT_TOP_K
     thresholds: Path | None = None  # None: the thresholds file shipped with the package
     articles_per_step: int = ARTICLES_PER_STEP
     strict: bool = False  # re-raise unexpected per-item errors (tests)
+    ray: str | None = None  # None: run here; "local", "auto" or a ray:// address: run on Ray
+    ray_actors: int | None = None  # translation actors; None: one per GPU (one on a CPU-only cluster)
     extra: dict = field(default_factory=dict, compare=False)
 
     @property

@@ -22,20 +22,30 @@ boundary's scale (`confidence.*_scale`): 1 / (1 + exp(-margin / scale)): 0.5 on 
 1 away from it. The scales are set so
 that the median of the nearer measured class gets 0.95; it is a monotone score, not a calibrated
 probability. All numbers live in provenance/thresholds.json (see its "source" for how they were measured).
+
+Calibrated models. When the thresholds file holds "models" (written by `provenance calibrate`), both
+questions are answered by small logistic models over named features instead (`decision_features`):
+`models.related` over the back-translation scores (doc BLEU, chrF, TER, coverage of article and source,
+mean chrF of the well-aligned sentences) and `models.machine` over the forward check (`forward.py`: FR-FR
+doc BLEU, chrF, TER, mean and spread of the aligned-sentence chrF, coverage, length gap). Without a forward
+check the machine question falls back to the back-translation boundaries above. The disclaimer adds
+ln(prior_odds) to the machine logit. Confidence is then the probability of the less certain of the
+decisions taken: P(unrelated), or min(P(related), P(machine or human)).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from .align import GOOD_LINK_CHRF, Coverage
 from .errors import UsageError
+from .forward import ForwardCheck
 from .score import PairScore
 
 DECLARED_MT_SIGNAL = "declared_machine_translation"
@@ -55,6 +65,82 @@ class Verdict:
     confidence: float  # 0..1, see the module docstring
     coverage: float  # share of the back-translated article in well-aligned sentences (0.0 when not measured)
     reasons: tuple[str, ...]
+    features: dict[str, float] = field(default_factory=dict)  # the numbers decided on (`decision_features`)
+    candidate_id: str | None = None  # the best candidate judged, also when the verdict is unrelated
+
+
+# Features of the two decisions and the sign each must have in a calibrated model: a larger value may only
+# make the pair more related (more machine-like), or less where the sign is -1. `calibrate` drops a feature
+# whose fitted weight comes out with the other sign, so the models stay monotone when scores drift.
+RELATED_FEATURES = {"bleu": 1, "chrf": 1, "ter": -1, "coverage": 1, "source_coverage": 1, "link_chrf": 1}
+MACHINE_FEATURES = {"fwd_bleu": 1, "fwd_chrf": 1, "fwd_ter": -1, "fwd_aligned_bleu": 1, "fwd_link_chrf": 1,
+                    "fwd_link_spread": -1, "fwd_coverage": 1, "fwd_length_gap": -1}
+TER_CAP = 200.0  # TER of unrelated pairs runs into the hundreds; beyond this it says nothing more
+
+
+@dataclass(frozen=True, slots=True)
+class LogisticModel:
+    """P(positive) = 1 / (1 + exp(-(intercept + sum_i coef_i * (x_i - mean_i) / scale_i)))."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+
+    def logit(self, values: Mapping[str, float]) -> float:
+        return self.intercept + sum(c * (float(values.get(name, 0.0)) - m) / s
+                                    for name, m, s, c in zip(self.features, self.mean, self.scale, self.coef))
+
+    def probability(self, values: Mapping[str, float], shift: float = 0.0) -> float:
+        return _sigmoid(self.logit(values) + shift)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
+                "coef": list(self.coef), "intercept": self.intercept}
+
+    @classmethod
+    def from_dict(cls, data: Any, origin: str, name: str) -> "LogisticModel":
+        where = f"thresholds file {origin}: models.{name}"
+        if not isinstance(data, dict):
+            raise UsageError(f"{where} must be an object")
+        try:
+            model = cls(features=tuple(str(f) for f in data["features"]),
+                        mean=tuple(float(v) for v in data["mean"]), scale=tuple(float(v) for v in data["scale"]),
+                        coef=tuple(float(v) for v in data["coef"]), intercept=float(data["intercept"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UsageError(f"{where} needs features, mean, scale, coef and intercept ({exc})") from exc
+        sizes = {len(model.features), len(model.mean), len(model.scale), len(model.coef)}
+        numbers = (*model.mean, *model.scale, *model.coef, model.intercept)
+        if len(sizes) != 1 or not all(math.isfinite(v) for v in numbers) or min(model.scale, default=1) <= 0:
+            raise UsageError(f"{where}: lists of one length, finite numbers and positive scales needed")
+        return model
+
+
+def _sigmoid(value: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(value, 500.0), -500.0)))
+
+
+def decision_features(best: PairScore, coverage: Coverage | None, forward: ForwardCheck | None) -> dict[str, float]:
+    """The named numbers both decisions read: back-translation scores, and the forward check's when run."""
+    good = [chrf for chrf in best.sentence_chrf if chrf >= GOOD_LINK_CHRF]
+    features = {
+        "bleu": best.bleu, "chrf": best.chrf, "ter": min(best.ter, TER_CAP),
+        "coverage": coverage.article if coverage else 0.0,
+        "source_coverage": coverage.source if coverage else 0.0,
+        "coverage_measured": 1.0 if coverage else 0.0,
+        "link_chrf": sum(good) / len(good) if good else 0.0,
+        "link_count": float(len(good)),
+    }
+    if forward is not None:
+        features.update({
+            "fwd_bleu": forward.bleu, "fwd_chrf": forward.chrf, "fwd_ter": min(forward.ter, TER_CAP),
+            "fwd_aligned_bleu": forward.aligned_bleu,
+            "fwd_link_chrf": forward.link_chrf, "fwd_link_spread": forward.link_spread,
+            "fwd_coverage": forward.coverage,
+            "fwd_length_gap": abs(math.log(forward.length_ratio)) if forward.length_ratio > 0 else 5.0,
+        })
+    return {name: round(float(value), 4) for name, value in features.items()}
 
 
 # Field name -> (section, key) in thresholds.json.
@@ -88,6 +174,8 @@ class Thresholds:
     chrf_scale: float
     coverage_scale: float
     declared_mt_prior_odds: float
+    related_model: LogisticModel | None = None  # fitted by `provenance calibrate`; None: the boundaries decide
+    machine_model: LogisticModel | None = None  # over the forward check's features
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Thresholds":
@@ -119,6 +207,12 @@ class Thresholds:
         for field_name, (section, key) in _THRESHOLD_KEYS.items():
             values[field_name] = _number(data, section, key, origin)
         values["partial_min_sentences"] = int(values["partial_min_sentences"])
+        models = data.get("models") or {}
+        if not isinstance(models, dict):
+            raise UsageError(f"thresholds file {origin}: 'models' must be an object")
+        for name in ("related", "machine"):
+            if models.get(name) is not None:
+                values[f"{name}_model"] = LogisticModel.from_dict(models[name], origin, name)
         thresholds = cls(**values)
         thresholds._validate(origin)
         return thresholds
@@ -146,6 +240,10 @@ class Thresholds:
         nested: dict[str, Any] = {"version": self.version, "source": self.source}
         for field_name, (section, key) in _THRESHOLD_KEYS.items():
             nested.setdefault(section, {})[key] = flat[field_name]
+        models = {name: model.to_dict() for name, model in (("related", self.related_model),
+                                                              ("machine", self.machine_model)) if model}
+        if models:
+            nested["models"] = models
         return nested
 
     def machine_shift(self, scale: float) -> float:
@@ -188,12 +286,101 @@ class _Axis:
 
 
 def decide(article_id: str, best: PairScore | None, coverage: Coverage | None, signals: Sequence[str],
-           thresholds: Thresholds) -> Verdict:
-    """Label the article from its best candidate's scores, coverage and the site's signals."""
+           thresholds: Thresholds, forward: ForwardCheck | str | None = None) -> Verdict:
+    """Label the article from its best candidate's scores, coverage, the site's signals and the forward check.
+
+    `forward`: the FR-FR comparison with the checker's French of `best`'s source, a one-line reason why it
+    was skipped, or None when no forward check was asked for.
+    """
     declared = DECLARED_MT_SIGNAL in signals
     if best is None:
         notes = (_disclaimer_note(None, thresholds),) if declared else ()
         return Verdict(article_id, Label.UNRELATED, None, 1.0, 0.0, ("no candidate source was retrieved", *notes))
+    check = forward if isinstance(forward, ForwardCheck) else None
+    features = decision_features(best, coverage, check)
+    if thresholds.related_model is not None:
+        verdict = _decide_by_models(article_id, best, coverage, features, declared, thresholds)
+    else:
+        verdict = _decide_by_boundaries(article_id, best, coverage, declared, thresholds)
+    notes = [_forward_note(check, thresholds)] if check else [forward] if isinstance(forward, str) else []
+    reasons = (*verdict.reasons[:-1], *notes, verdict.reasons[-1])  # the confidence line stays last
+    return replace(verdict, reasons=reasons, features=features, candidate_id=best.source_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """A label from the feature values alone, with the probabilities behind it."""
+
+    label: Label
+    confidence: float
+    p_related: float
+    p_machine: float | None  # None when the back-translation boundaries took the machine decision
+    axis: "_Axis | None"  # the boundary used in that case
+
+
+def classify(features: Mapping[str, float], declared: bool, thresholds: Thresholds) -> Classification:
+    """The calibrated models' decision on `decision_features` output (needs `thresholds.related_model`)."""
+    if thresholds.related_model is None:
+        raise UsageError("classify needs a thresholds file with calibrated models (provenance calibrate)")
+    p_related = thresholds.related_model.probability(features)
+    if p_related < 0.5:
+        return Classification(Label.UNRELATED, 1.0 - p_related, p_related, None, None)
+    if thresholds.machine_model is not None and "fwd_bleu" in features:
+        shift = math.log(thresholds.declared_mt_prior_odds) if declared else 0.0
+        p_machine = thresholds.machine_model.probability(features, shift)
+        label = Label.MT_REPUBLICATION if p_machine >= 0.5 else Label.TRANSLATION
+        return Classification(label, min(p_related, max(p_machine, 1.0 - p_machine)), p_related, p_machine, None)
+    links = _Links(int(features.get("link_count", 0)), features.get("link_chrf", 0.0),
+                   features.get("coverage") if features.get("coverage_measured") else None, None)
+    if _has_link_evidence(links, thresholds):
+        axis = _link_axis(links, declared, thresholds)
+    else:
+        axis = _document_axis_value(features.get("bleu", 0.0), declared, thresholds)
+    label = Label.MT_REPUBLICATION if axis.value >= axis.machine else Label.TRANSLATION
+    machine_confidence = confidence_from_margin(abs(axis.value - axis.machine) / axis.scale)
+    return Classification(label, min(p_related, machine_confidence), p_related, None, axis)
+
+
+def _document_axis_value(bleu: float, declared: bool, thresholds: Thresholds) -> "_Axis":
+    shift = thresholds.machine_shift(thresholds.bleu_scale) if declared else 0.0
+    return _Axis("doc BLEU", bleu, thresholds.machine_bleu - shift, shift, thresholds.bleu_scale, "BLEU")
+
+
+def _decide_by_models(article_id: str, best: PairScore, coverage: Coverage | None, features: Mapping[str, float],
+                      declared: bool, thresholds: Thresholds) -> Verdict:
+    decision = classify(features, declared, thresholds)
+    links = _links(best, coverage)
+    _, _, described = _relatedness(best, links, _has_link_evidence(links, thresholds), thresholds)
+    described[0] = described[0].replace(f" {'>=' if best.bleu >= thresholds.related_bleu else '<'} "
+                                        f"{thresholds.related_bleu:g} (related boundary)", "")
+    reasons = [f"P(related) {decision.p_related:.3f} from the calibrated model over "
+               f"{', '.join(thresholds.related_model.features)}", *described]
+    if decision.label is not Label.UNRELATED:
+        if decision.p_machine is not None:
+            lowered = (f", prior odds {thresholds.declared_mt_prior_odds:g}:1 for the disclaimer included"
+                       if declared else "")
+            reasons.insert(0, f"P(machine translation) {decision.p_machine:.3f} from the calibrated forward-check "
+                              f"model over {', '.join(thresholds.machine_model.features)}{lowered}")
+        else:
+            reasons.insert(0, _machine_reason(decision.axis) + "; no forward check, so the back-translation decides")
+        reasons += _partial_notes(links, thresholds)
+    if declared:
+        reasons.append(_disclaimer_note(decision.axis if decision.axis and decision.label is not Label.UNRELATED
+                                        else None, thresholds))
+    reasons.append(f"confidence {decision.confidence:.2f}: probability of the less certain decision")
+    source_id = best.source_id if decision.label is not Label.UNRELATED or links.count else None
+    return Verdict(article_id, decision.label, source_id, decision.confidence, links.article or 0.0, tuple(reasons))
+
+
+def _forward_note(check: ForwardCheck, thresholds: Thresholds) -> str:
+    used = "" if thresholds.machine_model is not None else " (reported only: no calibrated forward model)"
+    return (f"forward check against {check.checker}'s French of {check.source_id}: doc BLEU {check.bleu:.1f}, "
+            f"chrF {check.chrf:.1f}, TER {check.ter:.1f}; aligned-sentence chrF mean {check.link_chrf:.1f} "
+            f"(spread {check.link_spread:.1f}) over {check.coverage:.0%} of the article{used}")
+
+
+def _decide_by_boundaries(article_id: str, best: PairScore, coverage: Coverage | None, declared: bool,
+                          thresholds: Thresholds) -> Verdict:
     links = _links(best, coverage)
     link_view = _has_link_evidence(links, thresholds)
     axis = _link_axis(links, declared, thresholds) if link_view else _document_axis(best, declared, thresholds)
@@ -237,8 +424,7 @@ def _link_axis(links: _Links, declared: bool, thresholds: Thresholds) -> _Axis:
 
 
 def _document_axis(best: PairScore, declared: bool, thresholds: Thresholds) -> _Axis:
-    shift = thresholds.machine_shift(thresholds.bleu_scale) if declared else 0.0
-    return _Axis("doc BLEU", best.bleu, thresholds.machine_bleu - shift, shift, thresholds.bleu_scale, "BLEU")
+    return _document_axis_value(best.bleu, declared, thresholds)
 
 
 def _relatedness(best: PairScore, links: _Links, link_view: bool,
