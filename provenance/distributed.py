@@ -63,7 +63,9 @@ class RayTranslator:
         ray = connect(address)
         gpus = int(ray.cluster_resources().get("GPU", 0))
         count = actors or gpus or 1
-        per_actor = {"num_gpus": 1} if gpus and options.get("device") != "cpu" else {"num_cpus": 1}
+        # A GPU actor holds its GPU. A CPU actor asks for no CPU once placed (Ray's default for actors), so
+        # the scoring tasks of the same step can still be scheduled beside it: the two never run at once.
+        per_actor = {"num_gpus": 1} if gpus and options.get("device") != "cpu" else {}
         actor_class = ray.remote(max_restarts=ACTOR_RESTARTS, max_task_retries=ACTOR_RESTARTS, **per_actor)(
             _TranslatorActor
         )
