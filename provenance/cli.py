@@ -16,6 +16,7 @@ from .settings import (
     DEFAULT_BATCH_TOKENS,
     DEFAULT_BEAMS,
     DEFAULT_ENGINE,
+    DEFAULT_FORWARD_MODEL,
     DEFAULT_MODEL,
     DEFAULT_OUT_DIR,
     DEFAULT_TOP_K,
@@ -54,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                        help="run on Ray: no value starts a local instance; 'auto' or ray://HOST:PORT joins a cluster")
     check.add_argument("--ray-actors", type=int, help="translation actors on Ray (default: one per GPU)")
+    check.add_argument("--forward-model", nargs="?", const=DEFAULT_FORWARD_MODEL, metavar="ID_OR_DIR",
+                       help=f"forward check: translate the matched source to French with this en->fr model and "
+                            f"compare it with the article (no value: {DEFAULT_FORWARD_MODEL})")
+    check.add_argument("--forward-translations", type=Path, metavar="FILE",
+                       help='forward check from precomputed French of the sources, JSONL {"id": source_id, "text": ...}')
     check.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help=f"candidate sources scored per article (default {DEFAULT_TOP_K})")
     check.add_argument("--thresholds", type=Path, help="verdict thresholds file (default: the calibrated one shipped)")
     check.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help=f"report folder (default {DEFAULT_OUT_DIR})")
@@ -141,6 +147,8 @@ def settings_from_args(args) -> Settings:
         shortlist=args.shortlist,
         ray=args.ray,
         ray_actors=args.ray_actors,
+        forward_model=args.forward_model,
+        forward_translations=args.forward_translations,
     )
 
 
@@ -269,10 +277,10 @@ def _labelled_run(args, thresholds: Path | None):
     inputs = LabelledInputs.resolve(args.labels, args.articles, args.sources, args.translations,
                                     args.forward_translations, use_model=bool(args.model))
     labels = load_labels(inputs.labels)
-    extra = {"forward_translations": inputs.forward_translations, "forward_model": args.forward_model}
     settings = Settings(articles=inputs.articles, sources=inputs.sources, out_dir=args.out,
                         model=args.model or DEFAULT_MODEL, translations=inputs.translations, top_k=args.top_k,
-                        thresholds=thresholds, extra={k: v for k, v in extra.items() if v})
+                        thresholds=thresholds, forward_translations=inputs.forward_translations,
+                        forward_model=args.forward_model)
     args.out.mkdir(parents=True, exist_ok=True)
     report = run(settings, progress=None if args.quiet else _progress_bar())
     return inputs, labels, predictions_from_report(report)

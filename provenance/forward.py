@@ -25,7 +25,6 @@ from .segment import rejoin, segment_text, split_sentences
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FORWARD_MODEL = "Helsinki-NLP/opus-mt-en-fr"  # the checker; differs from what republishers use
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +97,7 @@ class ForwardChecker:
     @classmethod
     def from_settings(cls, settings, store=None) -> "ForwardChecker | None":
         """None when the settings name neither a forward model nor a forward translations file."""
-        model = _option(settings, "forward_model")
-        translations = _option(settings, "forward_translations")
+        model, translations = settings.forward_model, settings.forward_translations
         if not model and not translations:
             return None
         return cls(model=model or None, translations=Path(translations) if translations else None, store=store,
@@ -155,11 +153,3 @@ class ForwardChecker:
                                 translator.max_input_tokens)
         outputs = [text for text, _ in translate_cached([s.text for s in segments], translator, self.store)]
         return rejoin(segments, outputs)
-
-
-def _option(settings, name: str):
-    """A Settings field when it exists, else settings.extra[name] (the options are new)."""
-    value = getattr(settings, name, None)
-    if value is None:
-        value = (getattr(settings, "extra", None) or {}).get(name)
-    return value

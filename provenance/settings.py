@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MODEL = "Helsinki-NLP/opus-mt-fr-en"
+DEFAULT_FORWARD_MODEL = "Helsinki-NLP/opus-mt-en-fr"  # the forward check's en->fr checker (opt-in)
 DEFAULT_OUT_DIR = Path("provenance-report")
 STORE_NAME = "provenance.sqlite"  # inside the output folder unless --db says otherwise
 DEFAULT_ENGINE = "torch"
@@ -37,9 +38,10 @@ class Settings:
     thresholds: Path | None = None  # None: the thresholds file shipped with the package
     articles_per_step: int = ARTICLES_PER_STEP
     strict: bool = False  # re-raise unexpected per-item errors (tests)
+    forward_model: str | None = None  # en->fr model for the forward check; None: no check unless a file
+    forward_translations: Path | None = None  # precomputed checker French per source (JSONL id/text)
     ray: str | None = None  # None: run here; "local", "auto" or a ray:// address: run on Ray
     ray_actors: int | None = None  # translation actors; None: one per GPU (one on a CPU-only cluster)
-    extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def store_path(self) -> Path:
