@@ -139,3 +139,17 @@ def test_shared_seed_copies_cluster_and_carry_the_disclaimer(tmp_path):
     assert entries["000_a4a6c44a581a7d26"]["cluster"]["id"] == entries["001_98f579475307935d"]["cluster"]["id"]
     assert "declared_machine_translation" in entries["001_98f579475307935d"]["signals"]
     assert entries["000_a4a6c44a581a7d26"]["verdict"] == "unrelated"  # no sources given
+
+
+def test_over_long_sentence_is_chunked_not_truncated(tmp_path, tiny_marian_dir, tiny_translator):
+    clause = "le conseil municipal a voté le budget de la ville après un débat animé avec les habitants"
+    long_sentence = "Selon le maire, " + ", puis ".join([clause] * 40) + "."
+    assert tiny_translator.count_tokens(long_sentence) > tiny_translator.max_input_tokens
+    article = tmp_path / "long.txt"
+    article.write_text(f"Un très long article\n\n{long_sentence} Une phrase courte suit.", encoding="utf-8")
+    report = run(Settings(articles=(article,), model=str(tiny_marian_dir), device="cpu", out_dir=tmp_path, strict=True))
+    entry = report["articles"][0]
+    assert entry["status"] == "ok"
+    # One French sentence (rejoined from its chunks) and one back-translation per sentence, nothing dropped.
+    assert entry["sentences"]["french"][1] == long_sentence
+    assert len(entry["sentences"]["back_translation"]) == len(entry["sentences"]["french"]) == 3
