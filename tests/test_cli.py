@@ -130,3 +130,12 @@ def test_console_script_runs_the_examples(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "mt_republication" in result.stdout and "3 mt_republication" in result.stdout
     assert json.loads((out / "report.json").read_text(encoding="utf-8"))["summary"]["articles"] == 8
+
+
+def test_log_json_writes_one_json_object_per_line(tmp_path, capsys):
+    args = ["check", str(EXAMPLES / "articles"), "--sources", str(EXAMPLES / "sources"),
+            "--translations", str(EXAMPLES / "translations.jsonl"), "--out", str(tmp_path), "-q", "-v", "--log-json"]
+    assert main(args) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]
+    assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
