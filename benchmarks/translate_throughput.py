@@ -9,13 +9,18 @@ output length (min = max new tokens, the last one EOS) and each row is checked t
 
 Rows (ratios against row a, same machine, same run):
   a  naive HF generate, fp32, greedy, batch 32, file order (what users write)
-  b  best-tuned HF generate: length-sorted, bigger batches; and with dynamic int8
+  b  tuned HF generate: length-sorted, batch 32 (bigger batches were slower on this 2-core CPU),
+     and with dynamic int8 at the same batch
   c  CTranslate2 int8 and float32 (skipped when ctranslate2 is not installed)
   d  provenance default path (torch engine, fp32: must equal row a token for token)
   e  provenance fastest path (int8 + vocabulary shortlist)
   f  beam 4: HF beside provenance (and CTranslate2 int8)
   g  republication-like corpus (each story on 10 sites, with site boilerplate): effective sentences/s
-On a GPU the rows run again in fp16 there.
+     through translate_iterable (the run memo and dedup come before any tokenising or decoding)
+  a-end  row a again at the end: on a shared machine, anything but x1.00 means the run was disturbed
+On a GPU the rows run again in fp16 there; without one they are skipped (and said so in the JSON).
+The 1-minute load average is recorded before the run, after each row and after the run: on a shared
+machine a timing taken under load is not comparable (wait for a quiet machine before a full run).
 
 Run: python benchmarks/translate_throughput.py [--sentences 512] [--beam-sentences 128] [--quick]
 Writes benchmarks/results/<machine>-<date>.json.
@@ -52,7 +57,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 OPUS_MT_FR_EN_VOCAB = 59_514
 OUTPUT_TOKENS = 40  # forced per row, EOS included
 NAIVE_BATCH = 32
-HF_TUNED_BATCH = 128
+HF_TUNED_BATCH = 32  # length-sorted; 96-128 were slower on the 2-core CPU, fp32 and int8 alike
 SHORTLIST = 3000  # frequent English target tokens kept by the fastest path (plus each batch's source tokens)
 FASTEST_BATCH_TOKENS = 8192
 SITES = 10  # republication corpus: each story appears on this many sites
@@ -73,6 +78,7 @@ class Row:
     identical_to_a: float | None = None  # share of rows with exactly row a's tokens
     ratio_to_a: float | None = None
     note: str = ""
+    load_after: float | None = None  # 1-minute load average when the row ended
     outputs: list = field(default_factory=list, repr=False)
 
     @property
@@ -243,9 +249,10 @@ def republication_row(name, label, folder, corpus, *, tokens, device, **options)
     """Effective throughput of the pipeline's path (translate_iterable: run memo + dedup) on reprints."""
     translator = Translator.load(str(folder), device=device, progress=False, **options)
     translator.fixed_output_tokens = tokens
+    translator._generate_ids(corpus[:2])  # warm-up, untimed (the memo stays empty)
     with PeakMemory() as memory:
         start = time.perf_counter()
-        translated = sum(1 for _ in translate_iterable(corpus, translator, None, chunk_size=512))
+        translated = sum(1 for _ in translate_iterable(corpus, translator, None))
         _sync(device)
         seconds = time.perf_counter() - start
     distinct = len(set(corpus))
@@ -290,16 +297,18 @@ def run_device(device: str, folder: Path, texts: list[str], beam_texts: list[str
 
     def add(row: Row) -> None:
         rows.append(row)
+        row.load_after = round(os.getloadavg()[0], 2)
         base = rows[0]
         row.ratio_to_a = row.sentences_per_s / base.sentences_per_s
         if row.outputs and row.name[0] in "abcde" and len(row.outputs) == len(base.outputs):
             row.identical_to_a = sum(x == y for x, y in zip(row.outputs, base.outputs)) / len(row.outputs)
         print(f"  {row.name:<4} {row.label:<52} {row.sentences_per_s:9.1f} sent/s  x{row.ratio_to_a:5.2f}"
-              f"  identical {'-' if row.identical_to_a is None else f'{row.identical_to_a:.1%}'}", flush=True)
+              f"  identical {'-' if row.identical_to_a is None else f'{row.identical_to_a:.1%}'}"
+              f"  load {row.load_after}", flush=True)
 
     hf_options = {"tokenizer": tokenizer, "texts": texts, "beams": 1, "tokens": tokens, "device": device}
     add(hf_row("a", "HF generate fp32 greedy, batch 32, file order", fp32, batch=NAIVE_BATCH, sort=False, **hf_options))
-    add(hf_row("b1", f"HF generate fp32, length-sorted, batch {HF_TUNED_BATCH}", fp32, batch=HF_TUNED_BATCH,
+    add(hf_row("b", f"HF generate fp32, length-sorted, batch {HF_TUNED_BATCH}", fp32, batch=HF_TUNED_BATCH,
                sort=True, **hf_options))
     if gpu:
         half = MarianMTModel.from_pretrained(str(folder), dtype=torch.float16).to(device).eval()
@@ -355,6 +364,9 @@ def run_device(device: str, folder: Path, texts: list[str], beam_texts: list[str
 
     add(republication_row("g", f"republication corpus, provenance default ({SITES} sites)", folder, corpus,
                           tokens=tokens, device=device))
+    # Row a once more: on a shared machine, a drift between the two says the ratios are not to be trusted.
+    add(hf_row("a-end", "row a again, last (drift check: should read x1.00)", fp32, batch=NAIVE_BATCH, sort=False,
+               **hf_options))
     return rows
 
 
@@ -421,16 +433,23 @@ def main(argv: list[str] | None = None) -> int:
                "workload": {"sentences": len(texts), "beam_sentences": len(beam_texts), "output_tokens": args.tokens,
                             "testset": str(TESTSET), "republication_corpus": len(corpus),
                             "model": "MarianMTModel, opus-mt-fr-en shape, random weights"},
-               "devices": {}}
+               "load_average_1min": {"before": round(os.getloadavg()[0], 2)},
+               "devices": {}, "skipped": {}}
     with tempfile.TemporaryDirectory(prefix="provenance-bench-") as tmp:
         os.environ.setdefault("PROVENANCE_CACHE", str(Path(tmp) / "cache"))
         folder = build_model_folder(Path(tmp))
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        if "cuda" not in devices:
+            results["skipped"]["cuda"] = "no CUDA GPU: the fp16 GPU rows did not run"
+            _skip("cuda rows", "torch sees no CUDA GPU")
         for device in devices:
             print(f"[{device}]", flush=True)
             rows = run_device(device, folder, texts, beam_texts, corpus, args.tokens, english)
             results["devices"][device] = [row.as_json() for row in rows]
             print_table(device, rows)
+    results["load_average_1min"]["after"] = round(os.getloadavg()[0], 2)
+    print(f"1-minute load average: {results['load_average_1min']['before']} before, "
+          f"{results['load_average_1min']['after']} after")
     if not args.quick:
         out = args.out or RESULTS / f"{info['machine']}-{results['date']}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -440,11 +459,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_table(device: str, rows: list[Row]) -> None:
-    print(f"\n{device}: {'row':<5} {'what':<56} {'sent/s':>8} {'tok/s':>8} {'peak MB':>8} {'x a':>6} {'same as a':>9}")
+    print(f"\n{device}: {'row':<5} {'what':<56} {'sent/s':>8} {'tok/s':>8} {'peak MB':>8} {'x a':>6} {'same as a':>9} {'load':>5}")
     for row in rows:
         same = "-" if row.identical_to_a is None else f"{row.identical_to_a:.1%}"
         print(f"{'':5} {row.name:<5} {row.label:<56} {row.sentences_per_s:8.1f} {row.output_tokens / row.seconds:8.0f} "
-              f"{row.peak_rss_mb:8.0f} {row.ratio_to_a:6.2f} {same:>9}  {row.note}")
+              f"{row.peak_rss_mb:8.0f} {row.ratio_to_a:6.2f} {same:>9} {row.load_after:5.2f}  {row.note}")
     print()
 
 

@@ -172,8 +172,8 @@ class TorchEngine:
             self._mask(log_probs, cur_len - 1, max_length, limits[live].repeat_interleave(beams),
                        request.min_new_tokens, head)
             vocab_size = log_probs.shape[-1]
-            log_probs = log_probs.view(n, beams, vocab_size) + running_scores[:, :, None]
-            log_probs = log_probs.reshape(n, -1)
+            # In place: (rows, vocabulary) floats are the biggest tensors of a step.
+            log_probs = log_probs.view(n, beams, vocab_size).add_(running_scores[:, :, None]).view(n, -1)
             topk_log_probs, topk_indices = torch.topk(log_probs, k=keep_count)
             origin = topk_indices // vocab_size
             topk_ids = head.vocabulary_ids(topk_indices % vocab_size)
@@ -198,7 +198,7 @@ class TorchEngine:
             finished_scores = _gather_beams(torch.cat((finished_scores, candidate_scores), dim=1), merged_indices)
             is_finished = _gather_beams(torch.cat((is_finished, just_finished), dim=1), merged_indices)
 
-            state.keep_rows((parent + torch.arange(n, device=device)[:, None] * beams).reshape(-1), cross=False)
+            state.reorder_beams((parent + torch.arange(n, device=device)[:, None] * beams).reshape(-1))
             cur_len += 1
             improvable = self._improvable(improvable, running_scores, finished_scores, is_finished, cur_len, max_length)
             # A sentence that cannot improve (or is full, with early_stopping=True) is frozen in generate.
@@ -258,6 +258,7 @@ class _DecoderState:
         self.self_keys = [encoded.new_zeros(cache_shape) for _ in engine.layers]
         self.self_values = [encoded.new_zeros(cache_shape) for _ in engine.layers]
         self.length = 0
+        self._spare_keys = self._spare_values = None  # reorder_beams' second buffers, made on first use
         self._sdpa = torch.nn.functional.scaled_dot_product_attention
 
     def step(self, tokens, position: int):
@@ -284,17 +285,42 @@ class _DecoderState:
         self.length = end
         return hidden[:, 0]
 
-    def keep_rows(self, rows, cross: bool = True) -> None:
-        """Keep (and reorder to) these rows of the caches: finished rows leave, beams follow parents.
+    def keep_rows(self, rows) -> None:
+        """Keep only these rows of the caches (finished rows leave the batch)."""
+        self.cross_mask = self.cross_mask.index_select(0, rows)
+        self.cross_keys = [k.index_select(0, rows) for k in self.cross_keys]
+        self.cross_values = [v.index_select(0, rows) for v in self.cross_values]
+        self.self_keys = [self._filled_rows(k, rows) for k in self.self_keys]
+        self.self_values = [self._filled_rows(v, rows) for v in self.self_values]
+        self._spare_keys = self._spare_values = None  # sized for the old rows
 
-        Beams of one sentence share their cross-attention cache, so reordering beams skips it (cross=False).
+    def _filled_rows(self, cache, rows):
+        """A new cache holding these rows, with only the filled positions copied."""
+        import torch
+
+        kept = cache.new_empty((rows.numel(), *cache.shape[1:]))
+        torch.index_select(cache[:, :, :self.length], 0, rows, out=kept[:, :, :self.length])
+        return kept
+
+    def reorder_beams(self, rows) -> None:
+        """Each beam's self-attention cache becomes its parent's (`rows`: parent row of each row).
+
+        Beams of one sentence share the cross-attention cache, so only the self-attention caches move,
+        only their filled positions are copied (into a spare buffer, swapped in: one copy, no allocation),
+        and nothing moves when every beam kept its own parent.
         """
-        if cross:
-            self.cross_mask = self.cross_mask.index_select(0, rows)
-            self.cross_keys = [k.index_select(0, rows) for k in self.cross_keys]
-            self.cross_values = [v.index_select(0, rows) for v in self.cross_values]
-        self.self_keys = [k.index_select(0, rows) for k in self.self_keys]
-        self.self_values = [v.index_select(0, rows) for v in self.self_values]
+        import torch
+
+        if torch.equal(rows, torch.arange(rows.numel(), device=rows.device)):
+            return
+        if self._spare_keys is None:
+            self._spare_keys = [torch.empty_like(k) for k in self.self_keys]
+            self._spare_values = [torch.empty_like(v) for v in self.self_values]
+        end = self.length
+        for cache, spare in zip(self.self_keys + self.self_values, self._spare_keys + self._spare_values):
+            torch.index_select(cache[:, :, :end], 0, rows, out=spare[:, :, :end])
+        self.self_keys, self._spare_keys = self._spare_keys, self.self_keys
+        self.self_values, self._spare_values = self._spare_values, self.self_values
 
 
 class _OutputLayer:

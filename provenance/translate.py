@@ -2,10 +2,11 @@
 
 `Translator` wraps one Marian model, its tokenizer and a decoding engine (provenance.engine: the torch
 loop, exact against `generate` in fp32, optionally int8 or shortlisted; provenance.engine_ct2:
-CTranslate2). `translate` sorts inputs by token length, fills batches under a token budget, translates
-identical texts once and halves the budget on CUDA out-of-memory. Each input stops after its own length
-cap, so a translation does not depend on its batch neighbours: that is what makes caching by source
-text sound. `translate_cached` adds the run memo and the SQLite cache; `translate_iterable` streams.
+CTranslate2). `translate` sorts inputs by token length, fills batches under a token budget (padded
+source tokens x beams), translates identical texts once and halves the budget on CUDA out-of-memory.
+Each input stops after its own length cap, so a translation does not depend on its batch neighbours:
+that is what makes caching by source text sound. `translate_cached` adds the run memo and the SQLite
+cache; `translate_iterable` streams.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ ENGINES = ("torch", "ct2")
 DEFAULT_ENGINE = "torch"
 DTYPES = ("float32", "float16", "bfloat16")
 RUN_MEMO_SIZE = 200_000  # distinct sentences remembered per run (~60 MB): reprints across steps run once
-STREAM_CHUNK = 4096  # texts per translate_cached call in translate_iterable: big batches, bounded memory
+STREAM_CHUNK = 4096  # distinct new texts per translate_cached call in translate_iterable: full batches
+STREAM_BUFFER_CHUNKS = 16  # ...and at most this many chunks' worth of texts held, repeats included
 PROGRESS_MIN_SENTENCES = 2000  # below this a run takes seconds: no progress bar
 
 
@@ -160,14 +162,14 @@ class Translator:
         lengths = dict(zip(todo, (len(ids) for ids in self._tokenizer([texts[i] for i in todo])["input_ids"])))
         self._check_lengths(lengths)
         longest_first = sorted(todo, key=lambda i: -lengths[i])  # stable: equal lengths keep input order
-        pending = deque(_plan_batches(longest_first, lengths, self.batch_tokens))
+        pending = deque(_plan_batches(longest_first, lengths, self.batch_tokens, self.beams))
         with _progress_bar(len(todo), self.progress) as bar:
             while pending:
                 batch = pending.popleft()
                 translated = self._generate_or_none([texts[i] for i in batch], [lengths[i] for i in batch])
                 if translated is None:  # out of memory: retry these rows in smaller batches
                     self._halve_budget(len(batch), max(lengths[i] for i in batch))
-                    pending.extendleft(reversed(_plan_batches(batch, lengths, self.batch_tokens)))
+                    pending.extendleft(reversed(_plan_batches(batch, lengths, self.batch_tokens, self.beams)))
                     continue
                 for i, english in zip(batch, translated, strict=True):
                     outputs[i] = english
@@ -206,7 +208,7 @@ class Translator:
     def _halve_budget(self, rows: int, longest: int) -> None:
         # Half of what failed: the budget itself when the batch filled it, else the batch's padded size
         # (halving a budget that a small batch does not reach would retry the same batch).
-        self.batch_tokens = max(1, min(self.batch_tokens, rows * longest) // 2)
+        self.batch_tokens = max(1, min(self.batch_tokens, rows * self.beams * longest) // 2)
         log.warning("out of memory on %d sentences of up to %d tokens; batch budget halved to %d tokens",
                     rows, longest, self.batch_tokens)
 
@@ -266,13 +268,21 @@ def translate_cached(texts: Sequence[str], translator: Translator, store: Store 
 
 def translate_iterable(texts: Iterable[str], translator: Translator, store: Store | None = None,
                        chunk_size: int = STREAM_CHUNK) -> Iterator[tuple[str, bool]]:
-    """translate_cached over a stream, `chunk_size` texts at a time: memory stays flat for any corpus."""
+    """translate_cached over a stream, once `chunk_size` texts new to this run have come in.
+
+    Chunks are counted in distinct unseen texts, not in texts: on a corpus of reprints most texts are
+    repeats that cost nothing, and counting them would cut the new ones into small, slow batches.
+    At most STREAM_BUFFER_CHUNKS x `chunk_size` texts are held, so memory stays flat for any corpus.
+    """
     chunk: list[str] = []
+    unseen: set[str] = set()
     for text in texts:
         chunk.append(text)
-        if len(chunk) >= chunk_size:
+        if text not in translator._memo:
+            unseen.add(text)
+        if len(unseen) >= chunk_size or len(chunk) >= STREAM_BUFFER_CHUNKS * chunk_size:
             yield from translate_cached(chunk, translator, store)
-            chunk = []
+            chunk, unseen = [], set()
     if chunk:
         yield from translate_cached(chunk, translator, store)
 
@@ -323,17 +333,19 @@ def _parse_translation_line(line: bytes) -> tuple[str, str]:
 # -- batching ---------------------------------------------------------------------------------------
 
 
-def _plan_batches(order: Sequence[int], lengths: dict[int, int], budget: int) -> list[list[int]]:
-    """Consecutive runs of `order` whose padded size (longest row x rows) stays within `budget`.
+def _plan_batches(order: Sequence[int], lengths: dict[int, int], budget: int, beams: int = 1) -> list[list[int]]:
+    """Consecutive runs of `order` whose padded size (longest row x rows x beams) stays within `budget`.
 
-    A row longer than the budget still gets a batch of its own.
+    Beam search decodes `beams` rows per sentence, each with its copy of the source's cross-attention
+    cache, so a batch of n sentences costs what n x beams greedy rows cost. A row longer than the budget
+    still gets a batch of its own.
     """
     batches: list[list[int]] = []
     current: list[int] = []
     longest = 0
     for i in order:
         candidate_longest = max(longest, lengths[i])
-        if current and candidate_longest * (len(current) + 1) > budget:
+        if current and candidate_longest * (len(current) + 1) * beams > budget:
             batches.append(current)
             current, candidate_longest = [], lengths[i]
         current.append(i)

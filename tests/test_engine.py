@@ -178,6 +178,24 @@ def test_translate_iterable_streams_in_chunks(tiny_translator, monkeypatch):
     assert calls == [2, 2, 1]
 
 
+def test_translate_iterable_chunks_by_new_texts_not_repeats(tiny_translator, monkeypatch):
+    translator = Translator(tiny_translator._model, tiny_translator._tokenizer, model_id="tiny", model_key="k",
+                            device="cpu")
+    calls: list[int] = []
+    real = translator.translate
+
+    def spy(texts):
+        calls.append(len(texts))
+        return real(texts)
+
+    monkeypatch.setattr(translator, "translate", spy)
+    reprints = FRENCH[:3] * 4 + FRENCH[3:6] * 4  # 24 texts, 6 distinct
+    stream = list(translate_iterable(iter(reprints), translator, None, chunk_size=3))
+    assert calls == [3, 3]  # repeats never cut a chunk: the model sees full batches of new texts
+    assert [english for english, _ in stream] == tiny_translator.translate(reprints)
+    assert sum(not cached for _, cached in stream) == 6
+
+
 def test_out_of_memory_in_the_engine_halves_and_loses_nothing(tiny_translator, monkeypatch):
     translator = Translator(tiny_translator._model, tiny_translator._tokenizer, model_id="tiny", model_key="k",
                             device="cpu", batch_tokens=10_000)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from provenance.errors import ModelUnavailable, TooLarge, UsageError
-from provenance.translate import Translation, Translator, load_translations, translate_cached
+from provenance.translate import Translation, Translator, _plan_batches, load_translations, translate_cached
 
 # Very different lengths, so that a small budget cuts them into several batches of padded rows.
 FRENCH = [
@@ -89,6 +89,17 @@ def test_batched_translation_equals_one_by_one(tiny_translator, monkeypatch, bea
     expected = [_translate_alone(translator, text, beams) if text else "" for text in texts]
     assert translated == expected
     assert all(translated[i] for i in range(len(texts)) if texts[i])
+
+
+@pytest.mark.parametrize("budget, beams, expected", [
+    (40, 1, [[0, 1], [2, 3], [4]]),  # 20-token rows: two per 40-token batch
+    (40, 2, [[0], [1], [2], [3], [4]]),  # beam 2: each sentence decodes two rows
+    (160, 4, [[0, 1], [2, 3], [4]]),  # the budget counts rows x beams
+    (10, 4, [[0], [1], [2], [3], [4]]),  # a sentence over the budget still gets its own batch
+])
+def test_batch_plan_divides_the_budget_by_the_beams(budget, beams, expected):
+    lengths = dict.fromkeys(range(5), 20)
+    assert _plan_batches(range(5), lengths, budget, beams) == expected
 
 
 def _summed_log_probs(translator: Translator, sources: list[str], references: list[str]) -> torch.Tensor:
