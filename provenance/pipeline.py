@@ -338,7 +338,7 @@ def _score_candidates(article_id: str, back: list[str], candidates: Sequence[Can
             scored.append(_Scored(cand, pair, tuple(links), measure_coverage(links, back, ref)))
         else:
             scored.append(_Scored(cand, pair, None, None))
-    scored.sort(key=lambda s: (-_rank_key(s), s.candidate.rank))
+    scored.sort(key=lambda s: (-_rank_key(s), s.alignments is None, s.candidate.rank))
     return scored
 
 
@@ -466,6 +466,7 @@ def _base_entry(article: Article | None, item_id: str = "") -> dict:
         "sentences": {"french": [], "back_translation": []},
         "alignment": [],
         "evidence": [],
+        "matches": [],
         "removed": list(article.removed) if article else [],
         "errors": [],
     }
@@ -485,8 +486,9 @@ def _error_entry(error: ItemError, article: Article | None = None) -> dict:
 def _assemble_report(run_id, settings, thresholds, store, articles, sources, source_errors) -> dict:
     entries = list(store.iter_items(run_id))
     clusters = {member: cluster for cluster in cluster_copies(articles) for member in cluster.members}
-    best_ids = set()
+    best_ids = set()  # sources the report quotes: every article's best source and other matches
     for entry in entries:
+        best_ids.update(match["id"] for match in entry.get("matches", []))
         cluster = clusters.get(entry["id"])
         if cluster is not None:
             entry["cluster"] = {"id": cluster.id, "earliest": cluster.earliest, "members": list(cluster.members)}

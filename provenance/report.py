@@ -572,6 +572,7 @@ def _article_section(article: Mapping[str, Any], anchor: str, sources: Mapping[s
         _errors(article),
         _verdict_block(article, row),
         _best_source_block(best, source) if row.status == "ok" else "",
+        _matches_block(article, sources),
         _candidates_table(article, best),
         _signals_block(article),
         _evidence_table(article),
@@ -639,6 +640,34 @@ def _best_source_block(best: Mapping[str, Any], source: Mapping[str, Any]) -> st
         + (f'<br><span class="muted">File: {origin}</span>' if origin else "")
         + "</p>"
     )
+
+
+def _matches_block(article: Mapping[str, Any], sources: Mapping[str, Any]) -> str:
+    """Every source that explains part of the article (partial copies, compilations), with its spans."""
+    matches = _mappings(article.get("matches"))
+    if len(matches) < 2 and not any(len(_mappings(m.get("spans"))) > 1 for m in matches):
+        return ""  # one source in one piece: the best-source line says it all
+    items = []
+    for match in matches:
+        title = _text(_mapping(sources.get(_text(match.get("id")))).get("title")) or _text(match.get("id"))
+        spans = ", ".join(
+            f"French sentences {_span(span.get('french'))} ↔ source sentences {_span(span.get('source'))}"
+            for span in _mappings(match.get("spans"))
+        )
+        items.append(
+            f"<li><strong>{_e(title)}</strong> <span class=\"id\">{_e(match.get('id'))}</span>: "
+            f"covers {_percent(match.get('coverage'))} of the article, {_percent(match.get('source_coverage'))} "
+            f"of the source; {_e(spans)}</li>"
+        )
+    return f'<div class="matches"><strong>Sources of parts of the article</strong><ul>{"".join(items)}</ul></div>'
+
+
+def _span(pair: Any) -> str:
+    bounds = _indexes(pair)
+    if len(bounds) != 2:
+        return "?"
+    first, last = bounds[0] + 1, bounds[1] + 1  # people count sentences from 1
+    return f"{first}" if first == last else f"{first}–{last}"
 
 
 def _candidates_table(article: Mapping[str, Any], best: Mapping[str, Any]) -> str:

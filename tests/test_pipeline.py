@@ -153,3 +153,27 @@ def test_over_long_sentence_is_chunked_not_truncated(tmp_path, tiny_marian_dir, 
     # One French sentence (rejoined from its chunks) and one back-translation per sentence, nothing dropped.
     assert entry["sentences"]["french"][1] == long_sentence
     assert len(entry["sentences"]["back_translation"]) == len(entry["sentences"]["french"]) == 3
+
+
+def test_compilation_of_two_sources_names_both_with_spans(tmp_path):
+    from provenance.segment import split_sentences
+
+    def body(name):
+        return (EXAMPLES / "sources" / name).read_text(encoding="utf-8").split("\n", 1)[1]
+
+    strike, grain = split_sentences(body("merridew-dockworkers-strike.txt"), "en"), split_sentences(
+        body("kestria-dalmora-grain-deal.txt"), "en")
+    english = " ".join(strike[:5] + grain[:5])
+    article = tmp_path / "compil.txt"
+    article.write_text("Deux nouvelles\n\n" + " ".join(["Le port est en grève et les céréales partent."] * 10),
+                       encoding="utf-8")
+    translations = tmp_path / "t.jsonl"
+    translations.write_text(json.dumps({"id": "compil", "text": english}) + "\n", encoding="utf-8")
+    report = run(Settings(articles=(article,), sources=(EXAMPLES / "sources",), translations=translations,
+                          out_dir=tmp_path, strict=True))
+    entry = report["articles"][0]
+    assert {m["id"] for m in entry["matches"]} == {"merridew-dockworkers-strike", "kestria-dalmora-grain-deal"}
+    assert "compilation" in entry["signals"]
+    assert set(report["sources"]) >= {"merridew-dockworkers-strike", "kestria-dalmora-grain-deal"}
+    for match in entry["matches"]:
+        assert match["spans"] and all(span["french"][0] <= span["french"][1] for span in match["spans"])

@@ -541,3 +541,18 @@ def test_chromium_takes_a_screenshot(tmp_path):
     shot = tmp_path / "page.png"
     _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1400,2000", page.as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_html_lists_every_source_of_a_compilation(tmp_path):
+    report = sample_report()
+    article = report["articles"][0]
+    article["matches"] = [
+        {"id": "src-a", "bleu": 40.0, "chrf": 60.0, "coverage": 0.5, "source_coverage": 0.9,
+         "spans": [{"french": [0, 2], "source": [0, 2]}]},
+        {"id": "<b>src-b</b>", "bleu": 30.0, "chrf": 55.0, "coverage": 0.4, "source_coverage": 0.7,
+         "spans": [{"french": [3, 4], "source": [5, 6]}]},
+    ]
+    page = render_html(report)
+    assert "Sources of parts of the article" in page
+    assert "French sentences 1–3 ↔ source sentences 1–3" in page and "4–5" in page and "6–7" in page
+    assert "<b>src-b</b>" not in page and "&lt;b&gt;src-b&lt;/b&gt;" in page

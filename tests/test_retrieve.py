@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from provenance.documents import Article
 from provenance.errors import DuplicateId, MalformedRecord, UsageError
-from provenance.retrieve import COPY_MIN_SIMILARITY, Candidate, CopyCluster, SourceIndex, cluster_copies
+from provenance.retrieve import (COPY_MIN_SIMILARITY, Candidate, CopyCluster, SourceIndex, cluster_copies,
+                                 content_key, index_path, open_index)
 
 
 def make_article(article_id: str, text: str, *, title: str = "", date: str = "", lang: str = "en") -> Article:
@@ -380,3 +382,103 @@ def test_clusters_thousands_of_articles_blockwise():
         articles[copy] = make_article(f"n{copy:04d}", articles[original].text + "\n\nLire aussi", lang="fr")
     clusters = cluster_copies(articles)
     assert sorted(c.members for c in clusters) == [("n0010", "n2000", "n2999"), ("n0500", "n1500")]
+
+
+# ---- pruning the commonest terms --------------------------------------------------------------
+def test_terms_in_too_many_sources_are_left_out(monkeypatch):
+    monkeypatch.setattr("provenance.retrieve.PRUNE_MIN_DOCUMENTS", 3)
+    monkeypatch.setattr("provenance.retrieve.PRUNE_DOCUMENT_SHARE", 0.1)
+    pruned = SourceIndex.build(all_sources())
+    full_vocabulary = set(SourceIndex.build(all_sources()[:2])._vocabulary)  # under 3 sources: nothing pruned
+    assert "the" in full_vocabulary and "the" not in pruned._vocabulary  # in nearly every source
+    assert "brussels" not in pruned._vocabulary  # the five summit stories: more than 3
+    assert "climate" in pruned._vocabulary
+    # Rankings still come out right, and a source's own text still scores 1 (same weighting both sides).
+    assert pruned.query("fr", NOISY_QUERY, k=1)[0].source_id == TRUE_SOURCE
+    for source in all_sources()[:5]:
+        assert pruned.query("fr", source.text, k=1)[0].similarity == pytest.approx(1.0, abs=1e-5)
+
+
+def test_pruning_never_empties_the_index(monkeypatch):
+    monkeypatch.setattr("provenance.retrieve.PRUNE_MIN_DOCUMENTS", 1)
+    index = SourceIndex.build([make_article(str(i), "the same words") for i in range(4)])
+    assert index.query("fr", "the same words", k=1)[0].similarity == pytest.approx(1.0, abs=1e-5)
+
+
+# ---- the index kept next to the store -----------------------------------------------------------
+@pytest.mark.parametrize("store, expected", [
+    (":memory:", None),
+    ("out/provenance.sqlite", Path("out/provenance.sqlite.index.npz")),
+    (Path("/data/runs/x.db"), Path("/data/runs/x.db.index.npz")),
+])
+def test_index_path_is_next_to_the_store(store, expected):
+    assert index_path(store) == expected
+
+
+def forbid_build(monkeypatch):
+    monkeypatch.setattr(SourceIndex, "build", classmethod(lambda cls, sources: pytest.fail("index rebuilt")))
+
+
+def test_saved_index_is_reused_when_the_sources_are_the_same(tmp_path, monkeypatch):
+    path = tmp_path / "store.sqlite.index.npz"
+    first = open_index(path, all_sources())
+    assert path.exists() and not list(tmp_path.glob("*.partial.npz"))
+    forbid_build(monkeypatch)
+    again = open_index(path, list(reversed(all_sources())))  # order does not matter
+    queries = [("a", NOISY_QUERY), ("b", "oil prices")]
+    assert again.query_many(queries, k=3) == first.query_many(queries, k=3)
+
+
+def test_new_sources_are_added_to_the_saved_index(tmp_path, monkeypatch):
+    path = tmp_path / "i.npz"
+    sources = all_sources()
+    open_index(path, sources[:27])
+    forbid_build(monkeypatch)
+    grown = open_index(path, sources)  # 3 new of 30: under REBUILD_ADDED_SHARE
+    assert len(grown) == 30 and grown.added_since_build == 3
+    assert SourceIndex.load(path).added_since_build == 3  # saved with them
+
+
+def test_many_new_sources_mean_a_rebuild(tmp_path):
+    path = tmp_path / "i.npz"
+    open_index(path, all_sources()[:10])
+    index = open_index(path, all_sources())
+    assert len(index) == 30 and index.added_since_build == 0
+
+
+@pytest.mark.parametrize("change", ["text", "date", "removed"])
+def test_changed_or_removed_sources_mean_a_rebuild(tmp_path, change):
+    path = tmp_path / "i.npz"
+    sources = all_sources()
+    open_index(path, sources)
+    if change == "text":
+        sources[3] = make_article(sources[3].id, "An entirely different story about trains.")
+    elif change == "date":
+        sources[3] = make_article(sources[3].id, sources[3].text, date="2020-01-01")
+    else:
+        del sources[3]
+    index = open_index(path, sources)
+    assert index.content_keys() == {s.id: content_key(s) for s in sources}
+    assert SourceIndex.load(path).content_keys() == index.content_keys()
+    if change == "text":
+        assert index.query("fr", "different story about trains", k=1)[0].source_id == sources[3].id
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip file", None])
+def test_unreadable_or_old_index_files_are_rebuilt(tmp_path, content, caplog):
+    path = tmp_path / "i.npz"
+    if content is None:  # a valid npz of another format version
+        np.savez(path, meta_json=np.frombuffer(b'{"format_version": 1}', dtype=np.uint8))
+    else:
+        path.write_bytes(content)
+    index = open_index(path, all_sources())
+    assert len(index) == 30
+    assert "building it again" in caplog.text
+    assert len(SourceIndex.load(path)) == 30
+
+
+def test_no_path_builds_in_memory(tmp_path):
+    index = open_index(None, all_sources())
+    assert len(index) == 30 and not list(tmp_path.iterdir())
+    with pytest.raises(DuplicateId):
+        open_index(None, all_sources() + all_sources()[:1])

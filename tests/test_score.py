@@ -1,10 +1,10 @@
 import pytest
 import sacrebleu
-from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.metrics import BLEU, CHRF, TER
 
 from provenance.align import Alignment, align_sentences
-from provenance.score import (PairScore, _reference_metrics, aligned_ter, document_scores, metric_signatures,
-                              score_pair, sentence_chrf)
+from provenance.score import (PairScore, _ter_statistics, aligned_ter, document_scores, document_scores_many,
+                              metric_signatures, score_pair, sentence_chrf)
 
 STORY = [
     "The European Central Bank left interest rates unchanged on Thursday.",
@@ -70,14 +70,48 @@ def test_empty_sides(hyp, ref, expected):
     assert score.sentence_chrf == (0.0,) * len(hyp)
 
 
-def test_cached_reference_statistics_give_the_uncached_numbers():
-    reference = " ".join(STORY)
-    hits_before = _reference_metrics.cache_info().hits
-    for hyp in (BACK_TRANSLATION, STORY, BACK_TRANSLATION[:2], ["Unrelated text about football."]):
-        bleu, chrf = document_scores(hyp, STORY)
-        assert bleu == BLEU().corpus_score([" ".join(hyp)], [[reference]]).score
-        assert chrf == CHRF().corpus_score([" ".join(hyp)], [[reference]]).score
-    assert _reference_metrics.cache_info().hits >= hits_before + 3
+REFERENCES = [
+    STORY,
+    BACK_TRANSLATION[:2],
+    ["Unrelated text about football, the derby and a late goal."],
+    [],
+    ["", "  "],
+    ["The the the the. The THE the!", "été à Noël — « très » bien 😀"],
+    STORY[::-1] + STORY,
+]
+
+
+@pytest.mark.parametrize("hyp", [BACK_TRANSLATION, STORY, [], ["été à Noël — « très » bien 😀"],
+                                 BACK_TRANSLATION * 3])
+def test_scores_against_many_references_equal_sacrebleu_corpus_scores(hyp):
+    # One hypothesis against k references at once: the numbers of BLEU()/CHRF().corpus_score on each pair.
+    expected = [(BLEU().corpus_score([" ".join(hyp)], [[" ".join(ref)]]).score,
+                 CHRF().corpus_score([" ".join(hyp)], [[" ".join(ref)]]).score) for ref in REFERENCES]
+    assert document_scores_many(hyp, REFERENCES) == expected
+    assert [document_scores(hyp, ref) for ref in REFERENCES] == expected
+    assert document_scores_many(hyp, []) == []
+
+
+def test_given_document_scores_are_used_as_they_are():
+    score = score_pair("a", "s", BACK_TRANSLATION, STORY, one_to_one(3), document=(12.5, 34.5))
+    assert (score.bleu, score.chrf) == (12.5, 34.5)
+    assert score.ter == aligned_ter(BACK_TRANSLATION, STORY, one_to_one(3))
+
+
+@pytest.mark.parametrize("hyp, ref", [
+    ("", "a dropped line"),
+    ("an extra line", ""),
+    ("", ""),
+    ("  ", "a b c"),
+    ("the cat sat on the mat", "the cat is on the mat"),
+    ("on the mat the cat sat", "the cat sat on the mat"),  # shifts
+])
+def test_segment_ter_statistics_are_sacrebleus(hyp, ref):
+    # Empty sides skip the shift search; the counts must still be TER's.
+    edits, length = _ter_statistics(hyp, ref)
+    expected = TER().corpus_score([hyp], [[ref]])
+    assert TER()._compute_score_from_stats([edits, length]).score == expected.score
+    assert length == len(ref.split())
 
 
 def test_sentence_chrf_follows_the_links():
