@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--forward-translations", type=Path, metavar="FILE",
                        help='forward check from precomputed French of the sources, JSONL {"id": source_id, "text": ...}')
     check.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help=f"candidate sources scored per article (default {DEFAULT_TOP_K})")
+    check.add_argument("--window-days", type=int, metavar="N",
+                       help="only sources published on or before the article and at most N days earlier "
+                            "(undated items are not filtered)")
     check.add_argument("--thresholds", type=Path, help="verdict thresholds file (default: the calibrated one shipped)")
     check.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help=f"report folder (default {DEFAULT_OUT_DIR})")
     check.add_argument("--db", type=Path, help=f"SQLite store: cache and resumable runs (default OUT/{STORE_NAME})")
@@ -138,6 +141,7 @@ def settings_from_args(args) -> Settings:
         batch_tokens=args.batch_tokens,
         device=args.device,
         top_k=args.top_k,
+        window_days=args.window_days,
         thresholds=args.thresholds,
         articles_per_step=args.articles_per_step,
         engine=args.engine,

@@ -133,6 +133,7 @@ def _settings_record(settings: Settings, thresholds: Thresholds) -> dict:
         "beams": settings.beams,
         "engine": None if settings.translations else translator_options(settings),
         "top_k": settings.top_k,
+        **({"window_days": settings.window_days} if settings.window_days else {}),
         "thresholds": thresholds.version,
         "tool": __version__,
         **_forward_record(settings),
@@ -259,7 +260,7 @@ def _process_step(batch, english: _EnglishSide, index: SourceIndex, sources, thr
             entries.append((article.id, position, "error", _error_entry(side, article)))
         else:
             jobs.append((position, article, side[0], side[1]))
-    shared = (index, sources, thresholds, settings.top_k, settings.strict, forward)
+    shared = (index, sources, thresholds, settings.top_k, settings.strict, forward, settings.window_days)
     if settings.ray is not None and jobs:
         from .distributed import judge_many
 
@@ -269,10 +270,12 @@ def _process_step(batch, english: _EnglishSide, index: SourceIndex, sources, thr
     return entries
 
 
-def _judge_item(position, article, french, back, index, sources, thresholds, top_k, strict, forward=None) -> tuple:
+def _judge_item(position, article, french, back, index, sources, thresholds, top_k, strict, forward=None,
+                window_days=None) -> tuple:
     """One store row (id, position, status, entry); an article's failure becomes its error entry."""
     try:
-        return article.id, position, "ok", _judge(article, french, back, index, sources, thresholds, top_k, forward)
+        entry = _judge(article, french, back, index, sources, thresholds, top_k, forward, window_days=window_days)
+        return article.id, position, "ok", entry
     except ProvenanceError as exc:
         error = ItemError.from_exception(article.id, "score", exc, article.origin)
     except Exception as exc:  # one article's bug must not sink a night's batch
@@ -284,10 +287,16 @@ def _judge_item(position, article, french, back, index, sources, thresholds, top
 
 
 def _judge(article: Article, french: list[str], back: list[str], index: SourceIndex, sources, thresholds, top_k,
-           forward: ForwardChecker | None = None, candidates: Sequence[Candidate] | None = None):
-    """One article's report entry; `candidates` when the index was already queried (benchmarks batch queries)."""
+           forward: ForwardChecker | None = None, candidates: Sequence[Candidate] | None = None,
+           window_days: int | None = None):
+    """One article's report entry; `candidates` when the index was already queried (benchmarks batch queries).
+
+    With `window_days`, only sources dated on or before the article and at most that many days earlier
+    are candidates (undated sources and undated articles are not filtered).
+    """
     if candidates is None:
-        candidates = index.query(article.id, " ".join(back), top_k)
+        window = {"published_before": article.date or None, "window_days": window_days} if window_days else {}
+        candidates = index.query(article.id, " ".join(back), top_k, **window)
     scored = _score_candidates(article.id, back, candidates, sources)
     best = scored[0] if scored else None
     coverage = best.coverage if best else None

@@ -35,6 +35,7 @@ class Settings:
     compute_type: str | None = None  # CTranslate2's (int8, int16, float32, float16, int8_float16)
     shortlist: int | None = None  # output vocabulary shortlist size (torch engine): faster, changes some outputs
     top_k: int = DEFAULT_TOP_K
+    window_days: int | None = None  # sources must predate the article by at most this many days
     thresholds: Path | None = None  # None: the thresholds file shipped with the package
     articles_per_step: int = ARTICLES_PER_STEP
     strict: bool = False  # re-raise unexpected per-item errors (tests)

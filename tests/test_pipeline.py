@@ -177,3 +177,23 @@ def test_compilation_of_two_sources_names_both_with_spans(tmp_path):
     assert set(report["sources"]) >= {"merridew-dockworkers-strike", "kestria-dalmora-grain-deal"}
     for match in entry["matches"]:
         assert match["spans"] and all(span["french"][0] <= span["french"][1] for span in match["spans"])
+
+
+@pytest.mark.parametrize("source_date, window, found", [
+    ("2026-10-01", 7, True),     # two days before the copy: inside the window
+    ("2026-09-01", 7, False),    # a month before: outside a 7-day window
+    ("2026-10-05", 7, False),    # published after the copy: cannot be its source
+    ("2026-10-05", None, True),  # no window asked for: dates are not used
+])
+def test_date_window_filters_candidate_sources(tmp_path, source_date, window, found):
+    text = (EXAMPLES / "sources" / "merridew-dockworkers-strike.txt").read_text(encoding="utf-8")
+    title, body = text.split("\n", 1)
+    sources = tmp_path / "sources.jsonl"
+    sources.write_text(json.dumps({"id": "strike", "title": title, "text": body, "date": source_date}) + "\n",
+                       encoding="utf-8")
+    report = run(Settings(articles=(EXAMPLES / "articles" / "site-b_story-a.html",), sources=(sources,),
+                          translations=EXAMPLES / "translations.jsonl", out_dir=tmp_path, window_days=window,
+                          strict=True))
+    entry = report["articles"][0]
+    assert entry["date"] == "2026-10-03"
+    assert (entry["best_source"] is not None) is found
