@@ -86,7 +86,10 @@ class RayTranslator:
         if not texts:
             return []
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        shards = [order[i : i + SHARD_SENTENCES] for i in range(0, len(order), SHARD_SENTENCES)]
+        # Every count-th sentence of the sorted order: shards stay length-sorted inside and equal in work,
+        # and every actor gets one.
+        count = max(len(self._actors), -(-len(order) // SHARD_SENTENCES))
+        shards = [order[start::count] for start in range(count) if order[start::count]]
         pending = [
             self._actors[n % len(self._actors)].translate.remote([texts[i] for i in shard])
             for n, shard in enumerate(shards)
