@@ -162,7 +162,8 @@ def test_run_memo_translates_a_sentence_once_per_run(tiny_translator, monkeypatc
     assert second[0] == (first[1][0], True) and second[1][1] is False
 
 
-def test_translate_iterable_streams_in_chunks(tiny_translator, monkeypatch):
+def _counting_translator(tiny_translator, monkeypatch) -> tuple[Translator, list[int]]:
+    """A fresh Translator over the tiny model whose `translate` records how many texts each call got."""
     translator = Translator(tiny_translator._model, tiny_translator._tokenizer, model_id="tiny", model_key="k",
                             device="cpu")
     calls: list[int] = []
@@ -173,22 +174,18 @@ def test_translate_iterable_streams_in_chunks(tiny_translator, monkeypatch):
         return real(texts)
 
     monkeypatch.setattr(translator, "translate", spy)
+    return translator, calls
+
+
+def test_translate_iterable_streams_in_chunks(tiny_translator, monkeypatch):
+    translator, calls = _counting_translator(tiny_translator, monkeypatch)
     stream = translate_iterable(iter(FRENCH[:5]), translator, None, chunk_size=2)
     assert [english for english, _ in stream] == tiny_translator.translate(FRENCH[:5])
     assert calls == [2, 2, 1]
 
 
 def test_translate_iterable_chunks_by_new_texts_not_repeats(tiny_translator, monkeypatch):
-    translator = Translator(tiny_translator._model, tiny_translator._tokenizer, model_id="tiny", model_key="k",
-                            device="cpu")
-    calls: list[int] = []
-    real = translator.translate
-
-    def spy(texts):
-        calls.append(len(texts))
-        return real(texts)
-
-    monkeypatch.setattr(translator, "translate", spy)
+    translator, calls = _counting_translator(tiny_translator, monkeypatch)
     reprints = FRENCH[:3] * 4 + FRENCH[3:6] * 4  # 24 texts, 6 distinct
     stream = list(translate_iterable(iter(reprints), translator, None, chunk_size=3))
     assert calls == [3, 3]  # repeats never cut a chunk: the model sees full batches of new texts
