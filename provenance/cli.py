@@ -41,36 +41,42 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="judge French articles against English sources")
     check.add_argument("articles", nargs="+", type=Path, help="French articles: files or folders (.txt .html .jsonl .csv)")
     check.add_argument("--sources", nargs="+", type=Path, default=[], help="English candidate sources: files or folders")
-    check.add_argument("--model", default=DEFAULT_MODEL, help=f"fr->en MarianMT hub id or local folder (default {DEFAULT_MODEL})")
-    check.add_argument("--translations", type=Path, help='precomputed English, JSONL lines {"id": ..., "text": ...}; no model is run')
-    check.add_argument("--beams", type=int, default=DEFAULT_BEAMS, help=f"beam size, 1 = greedy (default {DEFAULT_BEAMS})")
-    check.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="source tokens per translation batch")
-    check.add_argument("--device", choices=("cpu", "cuda"), help="default: CUDA when available")
-    check.add_argument("--engine", choices=("torch", "ct2"), default=DEFAULT_ENGINE,
-                       help="translation engine: torch, or ct2 (CTranslate2: pip install 'provenance[ct2]')")
-    check.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), help="torch weights (default: float32 on CPU, float16 on CUDA)")
-    check.add_argument("--quantize", choices=("int8",), help="torch on CPU: dynamic int8, faster, changes some outputs")
-    check.add_argument("--compute-type", help="ct2: int8, int16, float32 (CPU); float16, int8_float16 (CUDA)")
-    check.add_argument("--shortlist", type=int, help="torch: score only N likely output tokens; faster, changes some outputs")
-    check.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                       help="run on Ray: no value starts a local instance; 'auto' or ray://HOST:PORT joins a cluster")
-    check.add_argument("--ray-actors", type=int, help="translation actors on Ray (default: one per GPU)")
-    check.add_argument("--forward-model", nargs="?", const=DEFAULT_FORWARD_MODEL, metavar="ID_OR_DIR",
-                       help=f"forward check: translate the matched source to French with this en->fr model and "
-                            f"compare it with the article (no value: {DEFAULT_FORWARD_MODEL})")
-    check.add_argument("--forward-translations", type=Path, metavar="FILE",
-                       help='forward check from precomputed French of the sources, JSONL {"id": source_id, "text": ...}')
-    check.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help=f"candidate sources scored per article (default {DEFAULT_TOP_K})")
-    check.add_argument("--window-days", type=int, metavar="N",
-                       help="only sources published on or before the article and at most N days earlier "
-                            "(undated items are not filtered)")
-    check.add_argument("--thresholds", type=Path, help="verdict thresholds file (default: the calibrated one shipped)")
-    check.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help=f"report folder (default {DEFAULT_OUT_DIR})")
-    check.add_argument("--db", type=Path, help=f"SQLite store: cache and resumable runs (default OUT/{STORE_NAME})")
-    check.add_argument("--format", default="json,csv,html", help="report formats to write, comma-separated")
-    check.add_argument("--strict", action="store_true", help="exit 1 when any article failed")
-    check.add_argument("--articles-per-step", type=int, default=ARTICLES_PER_STEP,
-                       help=f"articles translated and scored between two commits to the store (default {ARTICLES_PER_STEP})")
+
+    english = check.add_argument_group("back-translation")
+    english.add_argument("--model", default=DEFAULT_MODEL, help=f"fr->en MarianMT hub id or local folder (default {DEFAULT_MODEL})")
+    english.add_argument("--translations", type=Path, help='precomputed English, JSONL lines {"id": ..., "text": ...}; no model is run')
+    english.add_argument("--beams", type=int, default=DEFAULT_BEAMS, help=f"beam size, 1 = greedy (default {DEFAULT_BEAMS})")
+    english.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="source tokens per translation batch")
+    english.add_argument("--device", choices=("cpu", "cuda"), help="default: CUDA when available")
+    english.add_argument("--engine", choices=("torch", "ct2"), default=DEFAULT_ENGINE,
+                         help="translation engine: torch, or ct2 (CTranslate2: pip install 'provenance[ct2]')")
+    english.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), help="torch weights (default: float32 on CPU, float16 on CUDA)")
+    english.add_argument("--quantize", choices=("int8",), help="torch on CPU: dynamic int8, faster, changes some outputs")
+    english.add_argument("--compute-type", help="ct2: int8, int16, float32 (CPU); float16, int8_float16 (CUDA)")
+    english.add_argument("--shortlist", type=int, help="torch: score only N likely output tokens; faster, changes some outputs")
+
+    judging = check.add_argument_group("sources and verdicts")
+    judging.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help=f"candidate sources scored per article (default {DEFAULT_TOP_K})")
+    judging.add_argument("--window-days", type=int, metavar="N",
+                         help="only sources published on or before the article and at most N days earlier "
+                              "(undated items are not filtered)")
+    judging.add_argument("--forward-model", nargs="?", const=DEFAULT_FORWARD_MODEL, metavar="ID_OR_DIR",
+                         help=f"forward check: translate the matched source to French with this en->fr model and "
+                              f"compare it with the article (no value: {DEFAULT_FORWARD_MODEL})")
+    judging.add_argument("--forward-translations", type=Path, metavar="FILE",
+                         help='forward check from precomputed French of the sources, JSONL {"id": source_id, "text": ...}')
+    judging.add_argument("--thresholds", type=Path, help="verdict thresholds file (default: the calibrated one shipped)")
+
+    run = check.add_argument_group("run and output")
+    run.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help=f"report folder (default {DEFAULT_OUT_DIR})")
+    run.add_argument("--db", type=Path, help=f"SQLite store: cache and resumable runs (default OUT/{STORE_NAME})")
+    run.add_argument("--format", default="json,csv,html", help="report formats to write, comma-separated")
+    run.add_argument("--strict", action="store_true", help="exit 1 when any article failed")
+    run.add_argument("--articles-per-step", type=int, default=ARTICLES_PER_STEP,
+                     help=f"articles translated and scored between two commits to the store (default {ARTICLES_PER_STEP})")
+    run.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                     help="run on Ray: no value starts a local instance; 'auto' or ray://HOST:PORT joins a cluster")
+    run.add_argument("--ray-actors", type=int, help="translation actors on Ray (default: one per GPU)")
     _add_output_options(check)
 
     report = commands.add_parser("report", help="rewrite a run's report from its store, recomputing nothing")
