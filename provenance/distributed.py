@@ -9,12 +9,11 @@ Ray, and a run killed as a whole resumes from the store like a local one.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .errors import UsageError
-from .translate import Translator
+from .translate import RunMemo, Translator
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +72,11 @@ class RayTranslator:
         self._actors = [actor_class.remote(options) for _ in range(count)]
         self.model_id, self.model_key, self.max_input_tokens = ray.get(self._actors[0].describe.remote())
         self._tokenizer = _load_tokenizer(self.model_id)
-        self._memo: OrderedDict[str, str] = OrderedDict()  # this run's translations, as Translator keeps them
+        self.memo = RunMemo()  # this run's translations, as a local Translator keeps them
         log.info("ray: %d translation actor(s) for %s", count, self.model_id)
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer(text, truncation=False)["input_ids"])
-
-    _remember = Translator._remember  # translate_cached keeps the run's memo through it
 
     def translate(self, texts: Sequence[str]) -> list[str]:
         """Length-sorted shards across the actors, original order restored."""

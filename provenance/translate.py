@@ -89,7 +89,7 @@ class Translator:
         self.max_input_tokens = min(
             int(tokenizer.model_max_length), int(model.config.max_position_embeddings), MAX_INPUT_TOKENS
         )
-        self._memo: OrderedDict[str, str] = OrderedDict()  # this run's translations, for translate_cached
+        self.memo = RunMemo()  # this run's translations, for translate_cached
 
     @classmethod
     def load(cls, model: str | Path = DEFAULT_MODEL, *, device: str | None = None, beams: int = DEFAULT_BEAMS,
@@ -238,12 +238,27 @@ class Translator:
         batch = self._tokenizer(list(texts), return_tensors="pt", padding=True)
         return {name: tensor.to(self._model.device) for name, tensor in batch.items()}
 
-    def _remember(self, pairs: Iterable[tuple[str, str]]) -> None:
+
+
+class RunMemo:
+    """This run's translations, newest last, bounded: reprints across steps are translated once."""
+
+    def __init__(self, size: int = RUN_MEMO_SIZE):
+        self.size = size
+        self._entries: OrderedDict[str, str] = OrderedDict()
+
+    def __contains__(self, text: str) -> bool:
+        return text in self._entries
+
+    def __getitem__(self, text: str) -> str:
+        return self._entries[text]
+
+    def remember(self, pairs: Iterable[tuple[str, str]]) -> None:
         for text, english in pairs:
-            self._memo[text] = english
-            self._memo.move_to_end(text)
-        while len(self._memo) > RUN_MEMO_SIZE:
-            self._memo.popitem(last=False)
+            self._entries[text] = english
+            self._entries.move_to_end(text)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
 
 
 def translate_cached(texts: Sequence[str], translator: Translator, store: Store | None) -> list[tuple[str, bool]]:
@@ -252,7 +267,7 @@ def translate_cached(texts: Sequence[str], translator: Translator, store: Store 
     Texts seen earlier in this run (the translator's memo) or in the store count as cached.
     """
     distinct = list(dict.fromkeys(texts))
-    cached = {text: translator._memo[text] for text in distinct if text in translator._memo}
+    cached = {text: translator.memo[text] for text in distinct if text in translator.memo}
     unseen = [text for text in distinct if text not in cached]
     if store is not None and unseen:
         cached.update(store.cached_translations(translator.model_key, unseen))
@@ -260,7 +275,7 @@ def translate_cached(texts: Sequence[str], translator: Translator, store: Store 
     fresh = dict(zip(misses, translator.translate(misses))) if misses else {}
     if store is not None and fresh:
         store.cache_translations(translator.model_key, fresh.items())
-    translator._remember(fresh.items())
+    translator.memo.remember(fresh.items())
     log.debug("%d texts: %d distinct, %d cached, %d translated", len(texts), len(distinct),
               len(distinct) - len(misses), len(misses))
     return [(cached[text], True) if text in cached else (fresh[text], False) for text in texts]
@@ -278,7 +293,7 @@ def translate_iterable(texts: Iterable[str], translator: Translator, store: Stor
     unseen: set[str] = set()
     for text in texts:
         chunk.append(text)
-        if text not in translator._memo:
+        if text not in translator.memo:
             unseen.add(text)
         if len(unseen) >= chunk_size or len(chunk) >= STREAM_BUFFER_CHUNKS * chunk_size:
             yield from translate_cached(chunk, translator, store)
