@@ -191,16 +191,12 @@ class _EnglishSide:
         self.settings = settings
         self.store = store
         self.given: dict[str, str] | None = None
-        self.given_errors: list[ItemError] = []
         self._translator: Translator | None = None
         if settings.translations:
-            self.given, self.given_errors = load_translations(settings.translations)
-            for error in self.given_errors:
+            # A bad line is logged; its article then reports "missing_translation" in the report.
+            self.given, bad_lines = load_translations(settings.translations)
+            for error in bad_lines:
                 log.warning("%s: %s", error.item_id, error.message)
-
-    @property
-    def model_id(self) -> str:
-        return f"file:{self.settings.translations}" if self.given is not None else self.settings.model
 
     def translator(self) -> Translator:
         if self._translator is None:
